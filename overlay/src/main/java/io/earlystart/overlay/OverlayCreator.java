@@ -1,0 +1,220 @@
+package io.earlystart.overlay;
+
+import com.github.luben.zstd.Zstd;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * {@code earlystart create}: compares customised disk and memory images with their bases and writes
+ * the overlay file (FORMAT.md). Phases: index the bases (cached), scan for changed chunks, assign
+ * payloads with self dedup, compress segments in parallel, then write header and manifest in front of
+ * the data. The output appears under its final name only when complete. One call at a time per
+ * instance; the class itself holds no state.
+ */
+public final class OverlayCreator {
+  private static final int CS = Manifest.CHUNK_SIZE;
+
+  private OverlayCreator() {}
+
+  public static CreateSummary create(CreateOptions o, Progress progress) throws IOException, InterruptedException {
+    long started = System.nanoTime();
+    Path dir = o.output().toAbsolutePath().getParent();
+    if (dir == null || !Files.isDirectory(dir)) {
+      throw new IOException("output directory " + dir + " does not exist");
+    }
+    ExecutorService pool = Executors.newFixedThreadPool(o.threads(), r -> {
+      Thread t = new Thread(r, "earlystart-create");
+      t.setDaemon(true);
+      return t;
+    });
+    List<ImageFile> open = new ArrayList<>();
+    try (Ticker ticker = new Ticker(progress)) {
+      ImageFile[] bases = {open(open, o.baseDisk(), "base disk"), open(open, o.baseMemory(), "base memory")};
+      ImageFile[] customs = {open(open, o.disk(), "customised disk"), open(open, o.memory(), "customised memory")};
+      if (customs[1].size() != bases[1].size()) {
+        throw new IOException("memory sizes do not match: customised memory " + o.memory() + " is "
+            + customs[1].size() + " bytes, base memory " + o.baseMemory() + " is " + bases[1].size()
+            + " (a VM's RAM size cannot change between base and customised VM)");
+      }
+      AtomicLong indexed = ticker.start("index base", bases[0].size() + bases[1].size());
+      Future<BaseIndex> diskIndex = pool.submit(() -> BaseIndex.loadOrBuild(o.baseDisk(), "base disk"));
+      BaseIndex memIndex = BaseIndex.loadOrBuild(o.baseMemory(), "base memory");
+      BaseIndex[] index = {Futures.get(diskIndex), memIndex};
+      indexed.set(bases[0].size() + bases[1].size());
+
+      long input = customs[0].size() + customs[1].size();
+      AtomicLong scanned = ticker.start("scan", input);
+      ChangeScanner scanner = new ChangeScanner(bases, new BaseLookup(index));
+      ChangeScanner.Changes[] changes = new ChangeScanner.Changes[2];
+      for (Image image : Image.values()) {
+        changes[image.ordinal()] = scanner.scan(image, customs[image.ordinal()], pool, o.threads() * 4, scanned);
+      }
+      PayloadPlan plan = PayloadPlan.build(changes, customs, index);
+
+      Path data = temp(o.output(), "data");
+      Path whole = temp(o.output(), "tmp");
+      try {
+        List<Attachment> attachments = new ArrayList<>();
+        List<Segment> segments = new ArrayList<>();
+        BitSet deltas = new BitSet(plan.payloadCount);
+        long payloadBytes;
+        try (FileChannel out = FileChannel.open(data, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+          long offset = writeAttachments(o, out, attachments);
+          AtomicLong encoded = ticker.start("compress", plan.payloadCount);
+          payloadBytes = writeSegments(o, plan, customs, bases, pool, out, offset, segments, deltas, encoded);
+        }
+        ticker.end();
+        Manifest manifest = new Manifest(CS, new BaseRef[] {index[0].ref(), index[1].ref()},
+            new long[] {customs[0].size(), customs[1].size()}, tables(plan, deltas), plan.payloadCount,
+            attachments, segments);
+        byte[] raw = ManifestCodec.encode(manifest);
+        byte[] stored = ManifestCodec.compress(raw);
+        byte[] id = Sha256.of(stored);
+        OverlayHeader header = new OverlayHeader(OverlayHeader.CURRENT_VERSION, stored.length, raw.length, id);
+        long total = assemble(whole, header, stored, data);
+        Files.move(whole, o.output(), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        long[][] counts = {manifest.table(Image.DISK).countByKind(), manifest.table(Image.MEMORY).countByKind()};
+        return new CreateSummary(Hex.of(id), counts, plan.payloadCount, plan.duplicateChunks, segments.size(),
+            payloadBytes, total, input, stored.length, System.nanoTime() - started,
+            index[0].fromCache() && index[1].fromCache());
+      } finally {
+        Files.deleteIfExists(data);
+        Files.deleteIfExists(whole);
+      }
+    } finally {
+      pool.shutdownNow();
+      for (ImageFile f : open) {
+        f.close();
+      }
+    }
+  }
+
+  private static ImageFile open(List<ImageFile> open, Path p, String role) throws IOException {
+    if (p == null) {
+      throw new IOException(role + " not given");
+    }
+    ImageFile f = ImageFile.open(p, role);
+    open.add(f);
+    return f;
+  }
+
+  private static Path temp(Path output, String what) {
+    return output.toAbsolutePath().resolveSibling("." + output.getFileName() + "." + what + "-"
+        + ProcessHandle.current().pid());
+  }
+
+  private static long writeAttachments(CreateOptions o, FileChannel out, List<Attachment> into) throws IOException {
+    long offset = 0;
+    Path[] files = {o.vmstate(), o.vmConfig()};
+    String[] names = {Attachment.VMSTATE, Attachment.VM_CONFIG};
+    for (int i = 0; i < files.length; i++) {
+      if (files[i] == null) {
+        continue;
+      }
+      if (!Files.isRegularFile(files[i])) {
+        throw new java.nio.file.NoSuchFileException(files[i].toString(), null, names[i] + " not found");
+      }
+      if (Files.size(files[i]) > ManifestCodec.MAX_ATTACHMENT_BYTES) {
+        throw new IOException(files[i] + " is too large for an attachment (over 1 GiB)");
+      }
+      byte[] raw = Files.readAllBytes(files[i]);
+      byte[] frame = Zstd.compress(raw, o.level());
+      writeFully(out, frame);
+      into.add(new Attachment(names[i], offset, frame.length, raw.length, Sha256.of(frame)));
+      offset += frame.length;
+    }
+    return offset;
+  }
+
+  /** Compresses segments on the pool, at most 2 per thread in flight, and appends them in order. */
+  private static long writeSegments(CreateOptions o, PayloadPlan plan, ImageFile[] customs, ImageFile[] bases,
+      ExecutorService pool, FileChannel out, long offset, List<Segment> into, BitSet deltas, AtomicLong progress)
+      throws IOException, InterruptedException {
+    SegmentEncoder encoder = new SegmentEncoder(plan, customs, bases, o.level());
+    ArrayDeque<Future<SegmentEncoder.Encoded>> window = new ArrayDeque<>();
+    long payloadBytes = 0;
+    int first = 0;
+    while (first < plan.payloadCount || !window.isEmpty()) {
+      while (first < plan.payloadCount && window.size() < 2 * o.threads() + 1) {
+        int count = 0;
+        long bytes = 0;
+        while (first + count < plan.payloadCount && bytes < o.segmentSize()) {
+          bytes += plan.length(customs, first + count);
+          count++;
+        }
+        int f = first;
+        int c = count;
+        window.add(pool.submit(() -> encoder.encode(f, c)));
+        first += count;
+        payloadBytes += bytes;
+      }
+      SegmentEncoder.Encoded e = Futures.get(window.poll());
+      writeFully(out, e.frame());
+      into.add(new Segment(into.size(), offset, e.frame().length, e.rawLength(), e.first(), e.count(), e.sha256()));
+      offset += e.frame().length;
+      for (int i = e.deltas().nextSetBit(0); i >= 0; i = e.deltas().nextSetBit(i + 1)) {
+        deltas.set(e.first() + i);
+      }
+      progress.addAndGet(e.count());
+    }
+    return payloadBytes;
+  }
+
+  private static ChunkTable[] tables(PayloadPlan plan, BitSet deltas) {
+    ChunkTable[] tables = new ChunkTable[plan.changes.length];
+    for (int image = 0; image < tables.length; image++) {
+      ChangeScanner.Changes ch = plan.changes[image];
+      ChunkTable.Builder b = new ChunkTable.Builder();
+      for (int i = 0; i < ch.size(); i++) {
+        ChunkKind kind = ChunkKind.ofCode(ch.kinds()[i]);
+        if (kind == ChunkKind.DATA) {
+          int p = plan.payloadOf[image][i];
+          b.add(ch.chunks()[i], deltas.get(p) ? ChunkKind.DELTA : ChunkKind.DATA, p);
+        } else {
+          b.add(ch.chunks()[i], kind, ch.args()[i]);
+        }
+      }
+      tables[image] = b.build();
+    }
+    return tables;
+  }
+
+  private static long assemble(Path whole, OverlayHeader header, byte[] manifest, Path data) throws IOException {
+    try (FileChannel out = FileChannel.open(whole, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        FileChannel in = FileChannel.open(data, StandardOpenOption.READ)) {
+      writeFully(out, header.encode());
+      writeFully(out, manifest);
+      long pos = out.position();
+      long size = in.size();
+      for (long done = 0; done < size; ) {
+        long n = out.transferFrom(in, pos + done, size - done);
+        if (n <= 0) {
+          throw new IOException("cannot copy the data area into " + whole + " (at " + done + " of " + size + ")");
+        }
+        done += n;
+      }
+      out.force(true);
+      return pos + size;
+    }
+  }
+
+  static void writeFully(FileChannel out, byte[] bytes) throws IOException {
+    ByteBuffer b = ByteBuffer.wrap(bytes);
+    while (b.hasRemaining()) {
+      out.write(b);
+    }
+  }
+}

@@ -1,0 +1,146 @@
+package io.earlystart.overlay;
+
+import com.github.luben.zstd.Zstd;
+import com.github.luben.zstd.ZstdException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.util.Arrays;
+
+/**
+ * A local overlay file opened for reading: header and manifest are read and verified on open, and the
+ * file is checked to be long enough for every segment. Segment and attachment reads verify SHA-256
+ * before returning bytes. Thread-safe (positional reads only); the caller closes it.
+ */
+public final class OverlayFile implements OverlayReader {
+  private final Path path;
+  private final FileChannel channel;
+  private final OverlayHeader header;
+  private final Manifest manifest;
+
+  private OverlayFile(Path path, FileChannel channel, OverlayHeader header, Manifest manifest) {
+    this.path = path;
+    this.channel = channel;
+    this.header = header;
+    this.manifest = manifest;
+  }
+
+  public static OverlayFile open(Path path) throws IOException {
+    FileChannel ch;
+    try {
+      ch = FileChannel.open(path, StandardOpenOption.READ);
+    } catch (NoSuchFileException e) {
+      throw new NoSuchFileException(path.toString(), null, "overlay not found");
+    }
+    try {
+      String src = path.toString();
+      byte[] head = new byte[OverlayHeader.SIZE];
+      int got = readAt(ch, 0, head, 0, head.length);
+      OverlayHeader header = OverlayHeader.decode(head, got, src);
+      byte[] stored = new byte[header.manifestLength()];
+      got = readAt(ch, OverlayHeader.SIZE, stored, 0, stored.length);
+      if (got < stored.length) {
+        throw new CorruptOverlayException(src, OverlayHeader.SIZE + got,
+            "truncated manifest: " + got + " of " + stored.length + " bytes");
+      }
+      if (!Arrays.equals(Sha256.of(stored), header.manifestSha256())) {
+        throw new CorruptOverlayException(src, OverlayHeader.SIZE, "manifest SHA-256 mismatch");
+      }
+      Manifest manifest = ManifestCodec.decode(ManifestCodec.decompress(stored, header.manifestRawLength(), src), src);
+      long expected = header.dataStart() + manifest.dataLength();
+      if (ch.size() < expected) {
+        throw new CorruptOverlayException(src, ch.size(),
+            "truncated: file has " + ch.size() + " bytes, its segments end at " + expected);
+      }
+      if (ch.size() > expected) {
+        throw new CorruptOverlayException(src, expected,
+            (ch.size() - expected) + " unexpected bytes after the last segment");
+      }
+      return new OverlayFile(path, ch, header, manifest);
+    } catch (IOException | RuntimeException e) {
+      ch.close();
+      throw e;
+    }
+  }
+
+  public Path path() {
+    return path;
+  }
+
+  @Override
+  public String describe() {
+    return path.toString();
+  }
+
+  @Override
+  public OverlayHeader header() {
+    return header;
+  }
+
+  @Override
+  public Manifest manifest() {
+    return manifest;
+  }
+
+  /** The overlay id: SHA-256 of the stored manifest, in hex. */
+  public String id() {
+    return Hex.of(header.manifestSha256());
+  }
+
+  /** The compressed bytes of {@code s}, verified against the manifest. */
+  @Override
+  public byte[] readSegment(Segment s) throws IOException {
+    return readVerified(s.offset(), s.length(), s.sha256(), s.toString());
+  }
+
+  /** The decompressed bytes of {@code a}, verified against the manifest. */
+  @Override
+  public byte[] readAttachment(Attachment a) throws IOException {
+    byte[] frame = readVerified(a.offset(), a.length(), a.sha256(), "attachment " + a.name());
+    try {
+      byte[] raw = Zstd.decompress(frame, a.rawLength());
+      if (raw.length != a.rawLength()) {
+        throw new CorruptOverlayException(path.toString(), header.dataStart() + a.offset(),
+            "attachment " + a.name() + " decompresses to " + raw.length + " bytes, manifest says " + a.rawLength());
+      }
+      return raw;
+    } catch (ZstdException e) {
+      throw new CorruptOverlayException(path.toString(), header.dataStart() + a.offset(),
+          "attachment " + a.name() + " does not decompress: " + e.getMessage());
+    }
+  }
+
+  private byte[] readVerified(long offset, int length, byte[] sha256, String what) throws IOException {
+    long at = header.dataStart() + offset;
+    byte[] b = new byte[length];
+    int got = readAt(channel, at, b, 0, length);
+    if (got < length) {
+      throw new CorruptOverlayException(path.toString(), at + got, what + " truncated");
+    }
+    MessageDigest d = Sha256.newDigest();
+    d.update(b);
+    if (!Arrays.equals(d.digest(), sha256)) {
+      throw new CorruptOverlayException(path.toString(), at, what + ": SHA-256 mismatch");
+    }
+    return b;
+  }
+
+  private static int readAt(FileChannel ch, long pos, byte[] dst, int off, int len) throws IOException {
+    ByteBuffer b = ByteBuffer.wrap(dst, off, len);
+    while (b.hasRemaining()) {
+      if (ch.read(b, pos + b.position() - off) < 0) {
+        break;
+      }
+    }
+    return b.position() - off;
+  }
+
+  @Override
+  public void close() throws IOException {
+    channel.close();
+  }
+}

@@ -1,0 +1,57 @@
+package io.earlystart.overlay;
+
+import com.github.luben.zstd.ZstdCompressCtx;
+import java.io.IOException;
+import java.util.BitSet;
+
+/**
+ * Encodes one segment of a {@link PayloadPlan}: reads each payload's chunk, keeps a DELTA where it
+ * beats the chunk compressed alone, and compresses the body as one zstd frame. {@link #encode} is
+ * thread-safe (each call owns its native contexts).
+ */
+final class SegmentEncoder {
+  private static final int CS = Manifest.CHUNK_SIZE;
+
+  /** A compressed segment and which of its payloads became DELTA (bit i = payload first + i). */
+  record Encoded(int first, int count, byte[] frame, int rawLength, byte[] sha256, BitSet deltas) {}
+
+  private final PayloadPlan plan;
+  private final ImageFile[] customs;
+  private final ImageFile[] bases;
+  private final int level;
+
+  SegmentEncoder(PayloadPlan plan, ImageFile[] customs, ImageFile[] bases, int level) {
+    this.plan = plan;
+    this.customs = customs;
+    this.bases = bases;
+    this.level = level;
+  }
+
+  Encoded encode(int first, int count) throws IOException {
+    byte[] chunk = new byte[CS];
+    byte[] base = new byte[CS];
+    BitSet deltas = new BitSet();
+    SegmentCodec.Builder body = new SegmentCodec.Builder(count * CS);
+    try (DeltaCodec delta = new DeltaCodec(level); ZstdCompressCtx ctx = new ZstdCompressCtx()) {
+      for (int i = 0; i < count; i++) {
+        int p = first + i;
+        long loc = plan.sources[p];
+        int len = PayloadPlan.read(customs, loc, chunk);
+        if (plan.deltaCandidates.get(p)) {
+          bases[(int) (loc >>> 32)].read((loc & 0xFFFFFFFFL) * CS, base, 0, len);
+          byte[] d = delta.encode(chunk, len, base);
+          if (d.length < delta.plainSize(chunk, len)) {
+            body.add(d, 0, d.length);
+            deltas.set(i);
+            continue;
+          }
+        }
+        body.add(chunk, 0, len);
+      }
+      ctx.setLevel(level).setChecksum(false).setContentSize(true);
+      byte[] raw = body.body();
+      byte[] frame = SegmentCodec.compress(ctx, raw);
+      return new Encoded(first, count, frame, raw.length, Sha256.of(frame), deltas);
+    }
+  }
+}

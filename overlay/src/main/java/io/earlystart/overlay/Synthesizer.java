@@ -1,0 +1,197 @@
+package io.earlystart.overlay;
+
+import com.github.luben.zstd.ZstdDecompressCtx;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * {@code earlystart synthesize}: the classic, non-lazy synthesis of the customised images from the
+ * bases and a whole overlay. Checks the bases first (size, then SHA-256), then runs a pipeline: the
+ * calling thread reads and verifies segments in stream order while pool threads decompress and apply
+ * them, and other pool tasks copy the base ranges; all write disjoint chunks of sparse files. Files
+ * are written under temporary names and renamed into place only when all are complete. Stateless.
+ */
+public final class Synthesizer {
+  private static final int CS = Manifest.CHUNK_SIZE;
+
+  private Synthesizer() {}
+
+  public static SynthesizeSummary synthesize(OverlayReader overlay, Path baseDisk, Path baseMemory, Path outDir,
+      int threads, Progress progress) throws IOException, InterruptedException {
+    long started = System.nanoTime();
+    Manifest m = overlay.manifest();
+    Path[] basePaths = {baseDisk, baseMemory};
+    ImageFile[] bases = new ImageFile[2];
+    ImageAssembler[] out = new ImageAssembler[2];
+    List<Path> temps = new ArrayList<>();
+    ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
+      Thread t = new Thread(r, "earlystart-synthesize");
+      t.setDaemon(true);
+      return t;
+    });
+    try (Ticker ticker = new Ticker(progress)) {
+      for (Image image : Image.values()) {
+        bases[image.ordinal()] = ImageFile.open(basePaths[image.ordinal()], image.baseName);
+      }
+      checkBases(m, basePaths, bases, pool);
+      Files.createDirectories(outDir);
+      String suffix = ".partial-" + ProcessHandle.current().pid();
+      for (Image image : Image.values()) {
+        Path tmp = outDir.resolve("." + image.fileName + suffix);
+        temps.add(tmp);
+        out[image.ordinal()] = new ImageAssembler(image, tmp, m.imageSize(image), m.table(image));
+      }
+      for (Attachment a : m.attachments()) {
+        Path tmp = outDir.resolve("." + a.name() + suffix);
+        temps.add(tmp);
+        Files.write(tmp, overlay.readAttachment(a));
+      }
+      long total = m.imageSize(Image.DISK) + m.imageSize(Image.MEMORY) + m.dataLength();
+      AtomicLong done = ticker.start("synthesize", total);
+      List<Future<?>> tasks = new ArrayList<>();
+      for (ImageAssembler a : out) {
+        long chunks = a.chunkCount();
+        long per = Math.max(256, (chunks + threads - 1) / threads);
+        for (long from = 0; from < chunks; from += per) {
+          long f = from;
+          long t = Math.min(chunks, from + per);
+          tasks.add(pool.submit(() -> {
+            a.copyBase(bases, f, t, done);
+            return null;
+          }));
+        }
+      }
+      applySegments(overlay, m, bases, out, pool, threads, done, tasks);
+      for (Future<?> f : tasks) {
+        Futures.get(f);
+      }
+      ticker.end();
+      for (ImageAssembler a : out) {
+        a.force();
+        a.close();
+      }
+      publish(m, outDir, suffix);
+      temps.clear();
+      return new SynthesizeSummary(Hex.of(overlay.header().manifestSha256()),
+          overlay.header().dataStart() + m.dataLength(), m.imageSize(Image.DISK) + m.imageSize(Image.MEMORY),
+          m.segments().size(), System.nanoTime() - started);
+    } finally {
+      pool.shutdownNow();
+      for (int i = 0; i < 2; i++) {
+        if (out[i] != null) {
+          out[i].close();
+        }
+        if (bases[i] != null) {
+          bases[i].close();
+        }
+      }
+      for (Path p : temps) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
+  /** Sizes first (cheap, clear), then SHA-256 of both bases (cached beside them, see BaseIndex). */
+  private static void checkBases(Manifest m, Path[] paths, ImageFile[] bases, ExecutorService pool)
+      throws IOException, InterruptedException {
+    for (Image image : Image.values()) {
+      BaseRef want = m.base(image);
+      long have = bases[image.ordinal()].size();
+      if (have != want.size()) {
+        throw new BaseMismatchException("wrong " + image.baseName + " " + paths[image.ordinal()] + ": it is " + have
+            + " bytes, the overlay was made against a " + image.baseName + " of " + want.size() + " bytes (sha256 "
+            + Hex.of(want.sha256()) + ")");
+      }
+    }
+    Future<BaseIndex> disk = pool.submit(() -> BaseIndex.loadOrBuild(paths[0], Image.DISK.baseName));
+    BaseIndex[] have = {null, BaseIndex.loadOrBuild(paths[1], Image.MEMORY.baseName)};
+    have[0] = Futures.get(disk);
+    for (Image image : Image.values()) {
+      byte[] want = m.base(image).sha256();
+      byte[] got = have[image.ordinal()].ref().sha256();
+      if (!Arrays.equals(want, got)) {
+        throw new BaseMismatchException("wrong " + image.baseName + " " + paths[image.ordinal()] + ": its sha256 is "
+            + Hex.of(got) + ", the overlay needs " + Hex.of(want));
+      }
+    }
+  }
+
+  private static void applySegments(OverlayReader overlay, Manifest m, ImageFile[] bases, ImageAssembler[] out,
+      ExecutorService pool, int threads, AtomicLong done, List<Future<?>> tasks)
+      throws IOException, InterruptedException {
+    PayloadRefs refs = PayloadRefs.of(m);
+    Semaphore inFlight = new Semaphore(2 * threads + 1);
+    for (Segment s : m.segments()) {
+      byte[] frame = overlay.readSegment(s);
+      inFlight.acquire();
+      tasks.add(pool.submit(() -> {
+        try (ZstdDecompressCtx ctx = new ZstdDecompressCtx(); DeltaCodec delta = new DeltaCodec(1)) {
+          apply(overlay.describe(), SegmentCodec.decode(ctx, frame, s, overlay.describe()), s, refs, bases, out,
+              delta);
+          done.addAndGet(s.length());
+          return null;
+        } finally {
+          inFlight.release();
+        }
+      }));
+      for (Future<?> f : tasks) {
+        if (f.isDone()) {
+          Futures.get(f); // fail fast on the first broken segment
+        }
+      }
+    }
+  }
+
+  private static void apply(String source, SegmentCodec.Payloads payloads, Segment s, PayloadRefs refs,
+      ImageFile[] bases, ImageAssembler[] out, DeltaCodec delta) throws IOException {
+    byte[] base = new byte[CS];
+    byte[] chunk = new byte[CS];
+    for (int i = 0; i < payloads.count(); i++) {
+      int p = s.firstPayload() + i;
+      for (int r = refs.start(p); r < refs.start(p + 1); r++) {
+        long ref = refs.ref(r);
+        ImageAssembler target = out[(int) (ref >>> 32)];
+        long c = ref & 0xFFFFFFFFL;
+        int len = target.chunkLength(c);
+        if (refs.isDelta(p)) {
+          bases[(int) (ref >>> 32)].read(c * CS, base, 0, len);
+          delta.decode(payloads.body(), payloads.offset(i), payloads.length(i), base, chunk, len,
+              source + " " + s + " payload " + p);
+          target.write(c * CS, chunk, 0, len);
+        } else if (payloads.length(i) != len) {
+          throw new CorruptOverlayException(source, -1,
+              s + ": payload " + p + " has " + payloads.length(i) + " bytes, its chunk " + len);
+        } else {
+          target.write(c * CS, payloads.body(), payloads.offset(i), len);
+        }
+      }
+    }
+  }
+
+  /** Renames complete files into place; an image or attachment this overlay lacks is removed. */
+  private static void publish(Manifest m, Path outDir, String suffix) throws IOException {
+    List<String> names = new ArrayList<>(List.of(Image.DISK.fileName, Image.MEMORY.fileName));
+    for (Attachment a : m.attachments()) {
+      names.add(a.name());
+    }
+    for (String name : names) {
+      Files.move(outDir.resolve("." + name + suffix), outDir.resolve(name), StandardCopyOption.ATOMIC_MOVE,
+          StandardCopyOption.REPLACE_EXISTING);
+    }
+    for (String stale : List.of(Attachment.VMSTATE, Attachment.VM_CONFIG)) {
+      if (m.attachment(stale) == null) {
+        Files.deleteIfExists(outDir.resolve(stale));
+      }
+    }
+  }
+}
