@@ -11,29 +11,46 @@ import com.github.luben.zstd.ZstdException;
  * covers it). One instance per thread: it owns two native contexts. Not thread-safe.
  */
 public final class DeltaCodec implements AutoCloseable {
+  /** Level of the quick trial that decides whether a delta is worth making at the full level. */
+  static final int TRIAL_LEVEL = 1;
+
   private final ZstdCompressCtx deltaCtx = new ZstdCompressCtx();
-  private final ZstdCompressCtx plainCtx = new ZstdCompressCtx();
+  private final ZstdCompressCtx trialDeltaCtx = new ZstdCompressCtx();
+  private final ZstdCompressCtx trialPlainCtx = new ZstdCompressCtx();
   private final ZstdDecompressCtx decompressCtx = new ZstdDecompressCtx();
+  private final byte[] scratch = new byte[2 * Manifest.CHUNK_SIZE + 128];
 
   public DeltaCodec(int level) {
-    for (ZstdCompressCtx c : new ZstdCompressCtx[] {deltaCtx, plainCtx}) {
-      c.setLevel(level).setMagicless(true).setChecksum(false).setDictID(false).setContentSize(false);
+    deltaCtx.setLevel(level);
+    trialDeltaCtx.setLevel(Math.min(level, TRIAL_LEVEL));
+    trialPlainCtx.setLevel(Math.min(level, TRIAL_LEVEL));
+    for (ZstdCompressCtx c : new ZstdCompressCtx[] {deltaCtx, trialDeltaCtx, trialPlainCtx}) {
+      c.setMagicless(true).setChecksum(false).setDictID(false).setContentSize(false);
     }
     decompressCtx.setMagicless(true);
   }
 
-  /** The delta of {@code chunk} against {@code base}. */
-  public byte[] encode(byte[] chunk, int len, byte[] base) {
-    deltaCtx.loadDict(base, ZstdDictContentType.RAW_CONTENT);
-    byte[] dst = new byte[len + 128];
-    int n = deltaCtx.compressByteArray(dst, 0, dst.length, chunk, 0, len);
-    return java.util.Arrays.copyOf(dst, n);
+  /**
+   * The delta of {@code chunk} against {@code base} if it is worth having, else null. A quick trial
+   * at level 1 compares the delta with the chunk compressed alone (the segment frame will compress a
+   * DATA payload at least that well); only a winner is compressed again at the full level. Most
+   * candidates lose, so this costs about two fast compressions per candidate instead of two slow ones.
+   */
+  public byte[] encodeIfSmaller(byte[] chunk, int len, byte[] base) {
+    trialDeltaCtx.loadDict(base, ZstdDictContentType.RAW_CONTENT);
+    int delta = trialDeltaCtx.compressByteArray(scratch, 0, scratch.length, chunk, 0, len);
+    int plain = trialPlainCtx.compressByteArray(scratch, 0, scratch.length, chunk, 0, len);
+    if (delta >= plain) {
+      return null;
+    }
+    return encode(chunk, len, base);
   }
 
-  /** What the chunk alone costs compressed at the same level: the bar a delta must beat. */
-  public int plainSize(byte[] chunk, int len) {
-    byte[] dst = new byte[len + 128];
-    return plainCtx.compressByteArray(dst, 0, dst.length, chunk, 0, len);
+  /** The delta of {@code chunk} against {@code base} at the full level. */
+  public byte[] encode(byte[] chunk, int len, byte[] base) {
+    deltaCtx.loadDict(base, ZstdDictContentType.RAW_CONTENT);
+    int n = deltaCtx.compressByteArray(scratch, 0, scratch.length, chunk, 0, len);
+    return java.util.Arrays.copyOf(scratch, n);
   }
 
   /**
@@ -57,7 +74,8 @@ public final class DeltaCodec implements AutoCloseable {
   @Override
   public void close() {
     deltaCtx.close();
-    plainCtx.close();
+    trialDeltaCtx.close();
+    trialPlainCtx.close();
     decompressCtx.close();
   }
 }

@@ -24,6 +24,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * instance; the class itself holds no state.
  */
 public final class OverlayCreator {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(OverlayCreator.class);
   private static final int CS = Manifest.CHUNK_SIZE;
 
   private OverlayCreator() {}
@@ -53,6 +54,7 @@ public final class OverlayCreator {
       BaseIndex memIndex = BaseIndex.loadOrBuild(o.baseMemory(), "base memory");
       BaseIndex[] index = {Futures.get(diskIndex), memIndex};
       indexed.set(bases[0].size() + bases[1].size());
+      LOG.debug("base index ready after {} ms", (System.nanoTime() - started) / 1_000_000);
 
       long input = customs[0].size() + customs[1].size();
       AtomicLong scanned = ticker.start("scan", input);
@@ -61,7 +63,10 @@ public final class OverlayCreator {
       for (Image image : Image.values()) {
         changes[image.ordinal()] = scanner.scan(image, customs[image.ordinal()], pool, o.threads() * 4, scanned);
       }
+      LOG.debug("scan done after {} ms", (System.nanoTime() - started) / 1_000_000);
       PayloadPlan plan = PayloadPlan.build(changes, customs, index);
+      LOG.debug("payload plan done after {} ms: {} payloads", (System.nanoTime() - started) / 1_000_000,
+          plan.payloadCount);
 
       Path data = temp(o.output(), "data");
       Path whole = temp(o.output(), "tmp");
@@ -76,6 +81,7 @@ public final class OverlayCreator {
           payloadBytes = writeSegments(o, plan, customs, bases, pool, out, offset, segments, deltas, encoded);
         }
         ticker.end();
+        LOG.debug("segments written after {} ms", (System.nanoTime() - started) / 1_000_000);
         Manifest manifest = new Manifest(CS, new BaseRef[] {index[0].ref(), index[1].ref()},
             new long[] {customs[0].size(), customs[1].size()}, tables(plan, deltas), plan.payloadCount,
             attachments, segments);

@@ -5,8 +5,8 @@ import java.io.IOException;
 import java.util.BitSet;
 
 /**
- * Encodes one segment of a {@link PayloadPlan}: reads each payload's chunk, keeps a DELTA where it
- * beats the chunk compressed alone, and compresses the body as one zstd frame. {@link #encode} is
+ * Encodes one segment of a {@link PayloadPlan}: reads each payload's chunk, keeps a DELTA where a
+ * quick trial shows it beats the chunk compressed alone, and compresses the body as one zstd frame. {@link #encode} is
  * thread-safe (each call owns its native contexts).
  */
 final class SegmentEncoder {
@@ -39,8 +39,8 @@ final class SegmentEncoder {
         int len = PayloadPlan.read(customs, loc, chunk);
         if (plan.deltaCandidates.get(p)) {
           bases[(int) (loc >>> 32)].read((loc & 0xFFFFFFFFL) * CS, base, 0, len);
-          byte[] d = delta.encode(chunk, len, base);
-          if (d.length < delta.plainSize(chunk, len)) {
+          byte[] d = delta.encodeIfSmaller(chunk, len, base);
+          if (d != null) {
             body.add(d, 0, d.length);
             deltas.set(i);
             continue;
