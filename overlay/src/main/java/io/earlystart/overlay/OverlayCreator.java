@@ -79,6 +79,8 @@ public final class OverlayCreator {
           long offset = writeAttachments(o, out, attachments);
           AtomicLong encoded = ticker.start("compress", plan.payloadCount);
           payloadBytes = writeSegments(o, plan, customs, bases, pool, out, offset, segments, deltas, encoded);
+        } catch (OutputException e) {
+          throw e.named(o.output());
         }
         ticker.end();
         LOG.debug("segments written after {} ms", (System.nanoTime() - started) / 1_000_000);
@@ -89,7 +91,12 @@ public final class OverlayCreator {
         byte[] stored = ManifestCodec.compress(raw);
         byte[] id = Sha256.of(stored);
         OverlayHeader header = new OverlayHeader(OverlayHeader.CURRENT_VERSION, stored.length, raw.length, id);
-        long total = assemble(whole, header, stored, data);
+        long total;
+        try {
+          total = assemble(whole, header, stored, data);
+        } catch (OutputException e) {
+          throw e.named(o.output());
+        }
         Files.move(whole, o.output(), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
             java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         long[][] counts = {manifest.table(Image.DISK).countByKind(), manifest.table(Image.MEMORY).countByKind()};
@@ -206,21 +213,47 @@ public final class OverlayCreator {
       long pos = out.position();
       long size = in.size();
       for (long done = 0; done < size; ) {
-        long n = out.transferFrom(in, pos + done, size - done);
+        long n;
+        try {
+          n = out.transferFrom(in, pos + done, size - done);
+        } catch (IOException e) {
+          throw new OutputException(e);
+        }
         if (n <= 0) {
           throw new IOException("cannot copy the data area into " + whole + " (at " + done + " of " + size + ")");
         }
         done += n;
       }
-      out.force(true);
+      try {
+        out.force(true);
+      } catch (IOException e) {
+        throw new OutputException(e);
+      }
       return pos + size;
     }
   }
 
   static void writeFully(FileChannel out, byte[] bytes) throws IOException {
     ByteBuffer b = ByteBuffer.wrap(bytes);
-    while (b.hasRemaining()) {
-      out.write(b);
+    try {
+      while (b.hasRemaining()) {
+        out.write(b);
+      }
+    } catch (IOException e) {
+      throw new OutputException(e);
+    }
+  }
+
+  /** A failed write to the overlay being made (disk full, I/O error), renamed after the output file. */
+  private static final class OutputException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    OutputException(IOException cause) {
+      super(cause.getMessage(), cause);
+    }
+
+    IOException named(Path output) {
+      return new IOException("cannot write " + output + ": " + getMessage(), getCause());
     }
   }
 }

@@ -54,7 +54,12 @@ public final class Synthesizer {
       for (Attachment a : m.attachments()) {
         Path tmp = outDir.resolve("." + a.name() + suffix);
         temps.add(tmp);
-        Files.write(tmp, overlay.readAttachment(a));
+        byte[] content = overlay.readAttachment(a);
+        try {
+          Files.write(tmp, content);
+        } catch (IOException e) {
+          throw new IOException("cannot write " + outDir.resolve(a.name()) + ": " + e.getMessage(), e);
+        }
       }
       long total = m.imageSize(Image.DISK) + m.imageSize(Image.MEMORY) + m.dataLength();
       AtomicLong done = ticker.start("synthesize", total);

@@ -1,0 +1,99 @@
+package io.earlystart.cli;
+
+import com.github.luben.zstd.ZstdDecompressCtx;
+import io.earlystart.overlay.Attachment;
+import io.earlystart.overlay.ChunkKind;
+import io.earlystart.overlay.ChunkTable;
+import io.earlystart.overlay.Hex;
+import io.earlystart.overlay.Image;
+import io.earlystart.overlay.Manifest;
+import io.earlystart.overlay.OverlayFile;
+import io.earlystart.overlay.Segment;
+import io.earlystart.overlay.SegmentCodec;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code earlystart inspect}: what an overlay holds; {@code --verify} checks every hash. */
+@Command(name = "inspect", mixinStandardHelpOptions = true,
+    description = "Show what an overlay holds; --verify reads and checks every segment and attachment.")
+final class InspectCommand implements Callable<Integer> {
+  @Spec
+  picocli.CommandLine.Model.CommandSpec spec;
+
+  @Parameters(index = "0", paramLabel = "X.overlay", description = "The overlay.")
+  Path overlay;
+
+  @Option(names = "--verify", description = "Read every segment and attachment, check SHA-256 and structure.")
+  boolean verify;
+
+  @Option(names = "--segments", description = "List every segment.")
+  boolean segments;
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    try (OverlayFile f = OverlayFile.open(overlay)) {
+      Manifest m = f.manifest();
+      out.printf("overlay      %s%n", overlay);
+      out.printf("id           %s%n", f.id());
+      out.printf("format       version %d, chunk size %d, manifest %s stored (%s raw)%n", f.header().version(),
+          m.chunkSize(), Units.bytes(f.header().manifestLength()), Units.bytes(f.header().manifestRawLength()));
+      for (Image image : Image.values()) {
+        out.printf("%-12s %s, sha256 %s%n", image.baseName, Units.bytes(m.base(image).size()),
+            Hex.of(m.base(image).sha256()));
+      }
+      for (Image image : Image.values()) {
+        ChunkTable t = m.table(image);
+        long[] k = t.countByKind();
+        out.printf("%-12s %s, %d of %d chunks differ: zero %d, base-disk %d, base-memory %d, data %d, delta %d%n",
+            image.fileName, Units.bytes(m.imageSize(image)), t.size(), m.chunkCount(image),
+            k[ChunkKind.ZERO.ordinal()], k[ChunkKind.BASE_DISK.ordinal()], k[ChunkKind.BASE_MEM.ordinal()],
+            k[ChunkKind.DATA.ordinal()], k[ChunkKind.DELTA.ordinal()]);
+      }
+      long stored = 0;
+      long raw = 0;
+      for (Segment s : m.segments()) {
+        stored += s.length();
+        raw += s.rawLength();
+      }
+      out.printf("payloads     %d in %d segments, %s stored (%s raw)%n", m.payloadCount(), m.segments().size(),
+          Units.bytes(stored), Units.bytes(raw));
+      for (Attachment a : m.attachments()) {
+        out.printf("attachment   %s, %s stored (%s raw)%n", a.name(), Units.bytes(a.length()),
+            Units.bytes(a.rawLength()));
+      }
+      out.printf("file         %s%n", Units.bytes(f.header().dataStart() + m.dataLength()));
+      if (segments) {
+        for (Segment s : m.segments()) {
+          out.printf("  segment %5d  offset %12d  %9d bytes  (%9d raw)  payloads %d+%d  sha256 %s%n", s.index(),
+              s.fileOffset(f.header()), s.length(), s.rawLength(), s.firstPayload(), s.payloadCount(),
+              Hex.of(s.sha256()));
+        }
+      }
+      if (verify) {
+        verify(f, out);
+      }
+    }
+    out.flush();
+    return 0;
+  }
+
+  private static void verify(OverlayFile f, PrintWriter out) throws Exception {
+    Manifest m = f.manifest();
+    for (Attachment a : m.attachments()) {
+      f.readAttachment(a);
+    }
+    try (ZstdDecompressCtx ctx = new ZstdDecompressCtx()) {
+      for (Segment s : m.segments()) {
+        SegmentCodec.decode(ctx, f.readSegment(s), s, f.describe());
+      }
+    }
+    out.printf("verified     %d segments and %d attachments: every SHA-256 matches and every frame decodes%n",
+        m.segments().size(), m.attachments().size());
+  }
+}

@@ -1,0 +1,125 @@
+package io.earlystart.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.earlystart.cli.example.ExampleImages;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The commands as a user runs them: exit codes, one-line errors, and the files they leave. */
+class CliTest {
+  @TempDir
+  static Path dir;
+
+  static ExampleImages.Result images;
+  static Path overlay;
+
+  @BeforeAll
+  static void makeOverlay() throws Exception {
+    images = ExampleImages.generate(dir.resolve("images"), new ExampleImages.Spec(7, 16 << 20, 8 << 20));
+    overlay = dir.resolve("app.overlay");
+    Run r = run("create", "--base-disk", images.baseDisk().toString(), "--base-memory",
+        images.baseMemory().toString(), "--disk", images.disk().toString(), "--memory", images.memory().toString(),
+        "--vmstate", images.vmstate().toString(), "--vm-config", images.vmConfig().toString(), "-o",
+        overlay.toString());
+    assertEquals(0, r.code, r.err);
+    assertTrue(r.out.contains("differ from the base"), r.out);
+  }
+
+  record Run(int code, String out, String err) {}
+
+  static synchronized Run run(String... args) {
+    PrintStream oldOut = System.out;
+    PrintStream oldErr = System.err;
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    try {
+      System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+      System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+      int code = Main.run(args);
+      return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    } finally {
+      System.setOut(oldOut);
+      System.setErr(oldErr);
+    }
+  }
+
+  @Test
+  void synthesizeReproducesEveryFile() throws Exception {
+    Path out = dir.resolve("out");
+    Run r = run("synthesize", "--base-disk", images.baseDisk().toString(), "--base-memory",
+        images.baseMemory().toString(), overlay.toString(), "-o", out.toString());
+    assertEquals(0, r.code, r.err);
+    for (Path original : List.of(images.disk(), images.memory(), images.vmstate(), images.vmConfig())) {
+      Path made = out.resolve(original.getFileName().toString().equals("vm.json") ? "vm.json"
+          : original.getFileName().toString());
+      assertArrayEquals(Files.readAllBytes(original), Files.readAllBytes(made), made.toString());
+    }
+  }
+
+  @Test
+  void inspectVerifies() {
+    Run r = run("inspect", "--verify", "--segments", overlay.toString());
+    assertEquals(0, r.code, r.err);
+    assertTrue(r.out.contains("verified"), r.out);
+    assertTrue(r.out.contains("segment     0"), r.out);
+  }
+
+  @Test
+  void corruptOverlayIsOneLineAndExitCode3() throws Exception {
+    Path bad = dir.resolve("bad.overlay");
+    byte[] b = Files.readAllBytes(overlay);
+    b[b.length - 10] ^= 0x40; // inside the last segment
+    Files.write(bad, b);
+    Run r = run("inspect", "--verify", bad.toString());
+    assertEquals(Main.EXIT_CORRUPT, r.code);
+    assertEquals(1, r.err.strip().lines().count(), r.err);
+    assertTrue(r.err.startsWith("earlystart: corrupt overlay " + bad), r.err);
+    assertTrue(r.err.contains("SHA-256 mismatch"), r.err);
+  }
+
+  @Test
+  void verboseAddsTheStackTrace() throws Exception {
+    Path bad = dir.resolve("short.overlay");
+    Files.write(bad, new byte[10]);
+    Run r = run("inspect", "--verbose", bad.toString());
+    assertEquals(Main.EXIT_CORRUPT, r.code);
+    assertTrue(r.err.contains("truncated header"), r.err);
+    assertTrue(r.err.contains("\tat io.earlystart"), r.err);
+  }
+
+  @Test
+  void wrongBaseExitCode4() {
+    Path out = dir.resolve("wrong");
+    Run r = run("synthesize", "--base-disk", images.disk().toString(), "--base-memory",
+        images.baseMemory().toString(), overlay.toString(), "-o", out.toString());
+    assertEquals(Main.EXIT_WRONG_BASE, r.code, r.err);
+    assertTrue(r.err.contains("wrong base disk"), r.err);
+    assertFalse(Files.exists(out.resolve("disk.img")));
+  }
+
+  @Test
+  void missingFileNamesIt() {
+    Run r = run("create", "--base-disk", dir.resolve("nope.img").toString(), "--base-memory",
+        images.baseMemory().toString(), "--disk", images.disk().toString(), "--memory", images.memory().toString(),
+        "-o", dir.resolve("x.overlay").toString());
+    assertEquals(Main.EXIT_ERROR, r.code);
+    assertEquals("earlystart: base disk not found: " + dir.resolve("nope.img"), r.err.strip());
+  }
+
+  @Test
+  void badCommandLineIsUsageError() {
+    Run r = run("create", "--disk");
+    assertEquals(2, r.code);
+  }
+}
