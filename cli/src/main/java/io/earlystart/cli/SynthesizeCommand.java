@@ -32,6 +32,10 @@ final class SynthesizeCommand implements Callable<Integer> {
   @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
   Integer threads;
 
+  @Option(names = "--no-sync", description = "Skip the fsync before files are renamed into place (faster; "
+      + "after a crash, files may look complete without their data).")
+  boolean noSync;
+
   @Option(names = {"-q", "--quiet"}, description = "No progress bar and no summary.")
   boolean quiet;
 
@@ -41,7 +45,7 @@ final class SynthesizeCommand implements Callable<Integer> {
     SynthesizeSummary s;
     try (OverlayFile file = OverlayFile.open(overlay)) {
       s = Synthesizer.synthesize(file, baseDisk, baseMemory, outDir,
-          threads != null ? threads : Runtime.getRuntime().availableProcessors(), bar);
+          threads != null ? threads : Runtime.getRuntime().availableProcessors(), !noSync, bar);
     } finally {
       bar.finish();
     }

@@ -18,23 +18,25 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The identity (size, SHA-256) and per-chunk hashes of one base image, computed in one sequential pass
+ * The identity (size, SHA-256), per-chunk hashes and zero chunks of one base image, computed in one sequential pass
  * and cached beside the image as {@code IMAGE.esidx}. The cache is used only while the image's size,
  * modification time, inode and change time are those recorded in it; otherwise it is rebuilt. If the
  * cache cannot be written (read-only directory) the index is still returned, with a warning.
  * Immutable and thread-safe once loaded.
  *
  * <pre>
- * esidx := "ESIDX001" size:u64 mtimeNanos:u64 inode:u64 ctimeNanos:u64 sha256:byte[32]
+ * esidx := "ESIDX002" size:u64 mtimeNanos:u64 inode:u64 ctimeNanos:u64 sha256:byte[32]
  *          chunkSize:u32 chunkCount:u64 hash:u64{chunkCount} crc32c:u32   (big-endian)
  * </pre>
  */
 public final class BaseIndex {
   private static final Logger LOG = LoggerFactory.getLogger(BaseIndex.class);
-  private static final byte[] MAGIC = "ESIDX001".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final byte[] MAGIC = "ESIDX002".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
   private static final int HEADER = 8 + 8 * 4 + 32 + 4 + 8;
   private static final int BLOCK = 1 << 20;
   public static final String SUFFIX = ".esidx";
+  /** The stored hash of an all-zero chunk; no other chunk has it. */
+  public static final long ZERO = 0;
 
   private final long size;
   private final byte[] sha256;
@@ -60,9 +62,22 @@ public final class BaseIndex {
     return hashes.length;
   }
 
-  /** {@link ChunkHash} of chunk {@code i} (zero-padded if it is the short last chunk). */
+  /**
+   * {@link ChunkHash} of chunk {@code i} (zero-padded if it is the short last chunk), as adjusted by
+   * {@link #nonZero}; {@link #ZERO} exactly when the chunk is all zero.
+   */
   public long hash(int i) {
     return hashes[i];
+  }
+
+  /** True when chunk {@code i} is all zero bytes (checked byte by byte when the index was built). */
+  public boolean isZero(int i) {
+    return hashes[i] == ZERO;
+  }
+
+  /** A chunk hash as the index stores it for a non-zero chunk: {@link #ZERO} is kept for zero chunks. */
+  public static long nonZero(long hash) {
+    return hash == ZERO ? 1 : hash;
   }
 
   /** True when this index came from a valid cache file rather than a pass over the image. */
@@ -108,7 +123,8 @@ public final class BaseIndex {
         int padded = (len + Manifest.CHUNK_SIZE - 1) / Manifest.CHUNK_SIZE * Manifest.CHUNK_SIZE;
         Arrays.fill(block, len, padded, (byte) 0);
         for (int off = 0; off < padded; off += Manifest.CHUNK_SIZE) {
-          hashes[c++] = ChunkHash.hash(block, off, Manifest.CHUNK_SIZE);
+          hashes[c++] = ChunkHash.isZero(block, off, Manifest.CHUNK_SIZE) ? ZERO
+              : nonZero(ChunkHash.hash(block, off, Manifest.CHUNK_SIZE));
         }
       }
     }

@@ -14,7 +14,6 @@ final class BaseLookup {
   private final int mask;
 
   BaseLookup(BaseIndex[] bases) {
-    long zeroHash = ChunkHash.hash(new byte[Manifest.CHUNK_SIZE], 0, Manifest.CHUNK_SIZE);
     long n = 0;
     for (BaseIndex b : bases) {
       n += b.chunkCount();
@@ -27,9 +26,8 @@ final class BaseLookup {
     for (int image = 0; image < bases.length; image++) {
       BaseIndex b = bases[image];
       for (int c = 0; c < b.chunkCount(); c++) {
-        long h = b.hash(c);
-        if (h != zeroHash) {
-          putIfAbsent(h, ((long) image << 32) | c);
+        if (!b.isZero(c)) {
+          putIfAbsent(b.hash(c), ((long) image << 32) | c);
         }
       }
     }
@@ -47,7 +45,10 @@ final class BaseLookup {
     values[slot] = value;
   }
 
-  /** @return {@code (image ordinal << 32) | chunk} of a base chunk with this hash, or {@link #NONE} */
+  /**
+   * @param key a hash as {@link BaseIndex#nonZero} adjusts it
+   * @return {@code (image ordinal << 32) | chunk} of a base chunk with this hash, or {@link #NONE}
+   */
   long find(long key) {
     int slot = (int) mix(key) & mask;
     while (values[slot] != NONE) {

@@ -78,7 +78,7 @@ final class ChangeScanner {
         }
         System.arraycopy(mine, off, padded, 0, n);
         Arrays.fill(padded, n, CS, (byte) 0);
-        long hash = ChunkHash.hash(padded, 0, CS);
+        long hash = BaseIndex.nonZero(ChunkHash.hash(padded, 0, CS));
         long ref = lookup.find(hash);
         if (ref != BaseLookup.NONE && sameAsBase(ref, mine, off, n, candidate)) {
           Image from0 = Image.values()[(int) (ref >>> 32)];

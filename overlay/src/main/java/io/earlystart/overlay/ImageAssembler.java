@@ -5,6 +5,7 @@ import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -14,7 +15,6 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class ImageAssembler implements AutoCloseable {
   private static final int CS = Manifest.CHUNK_SIZE;
-  private static final int BLOCK = 1 << 20;
 
   private final Image image;
   private final Path path;
@@ -48,43 +48,47 @@ final class ImageAssembler implements AutoCloseable {
 
   /**
    * Fills chunks {@code [from, to)} that carry no payload: base bytes at the same offset for chunks
-   * absent from the table, the named base chunk for BASE_*, nothing for ZERO.
+   * absent from the table (copied in the kernel, run by run, skipping zero base chunks), the named
+   * base chunk for BASE_*, nothing for ZERO.
    */
-  void copyBase(ImageFile[] bases, long from, long to, AtomicLong progress) throws IOException {
+  void copyBase(ImageFile[] bases, BaseIndex[] index, long from, long to, AtomicLong progress) throws IOException {
     ImageFile base = bases[image.ordinal()];
-    byte[] block = new byte[BLOCK];
+    BaseIndex baseIndex = index[image.ordinal()];
+    long baseEnd = Math.min(size, base.size());
+    byte[] chunk = new byte[CS];
     int e = table.find((int) from);
     e = e >= 0 ? e : -e - 1;
-    for (long c = from; c < to; ) {
-      long pos = c * CS;
-      int len = (int) Math.min(BLOCK, Math.min((to - c) * CS, size - pos));
-      base.read(pos, block, 0, len);
-      int runStart = -1;
-      for (int off = 0; off < len; off += CS, c++) {
-        int n = Math.min(CS, len - off);
-        boolean keep = true;
-        if (e < table.size() && table.chunk(e) == c) {
-          ChunkKind kind = table.kind(e);
-          if (kind == ChunkKind.BASE_DISK || kind == ChunkKind.BASE_MEM) {
-            bases[kind.baseImage().ordinal()].read((long) table.arg(e) * CS, block, off, n);
-          } else {
-            keep = false; // ZERO stays a hole; DATA and DELTA come from segments
+    try (FileChannel target = FileChannel.open(path, StandardOpenOption.WRITE)) {
+      long runStart = -1;
+      for (long c = from; c <= to; c++) {
+        boolean inTable = c < to && e < table.size() && table.chunk(e) == c;
+        boolean plain = c < to && !inTable && c * CS < baseEnd && !baseIndex.isZero((int) c);
+        if (plain && runStart < 0) {
+          runStart = c;
+        } else if (!plain && runStart >= 0) {
+          long start = runStart * CS;
+          long end = Math.min(c * CS, baseEnd);
+          target.position(start);
+          try {
+            base.transferTo(start, end - start, target);
+          } catch (IOException ex) {
+            throw new IOException("cannot write " + path + ": " + ex.getMessage(), ex);
           }
-          e++;
-        }
-        keep = keep && !ChunkHash.isZero(block, off, n);
-        if (keep && runStart < 0) {
-          runStart = off;
-        } else if (!keep && runStart >= 0) {
-          write(pos + runStart, block, runStart, off - runStart);
           runStart = -1;
         }
+        if (inTable) {
+          ChunkKind kind = table.kind(e++);
+          if (kind == ChunkKind.BASE_DISK || kind == ChunkKind.BASE_MEM) {
+            int n = chunkLength(c);
+            bases[kind.baseImage().ordinal()].read((long) table.arg(e - 1) * CS, chunk, 0, n);
+            if (!ChunkHash.isZero(chunk, 0, n)) {
+              write(c * CS, chunk, 0, n);
+            }
+          }
+        }
       }
-      if (runStart >= 0) {
-        write(pos + runStart, block, runStart, len - runStart);
-      }
-      progress.addAndGet(len);
     }
+    progress.addAndGet(Math.min(to * CS, size) - from * CS);
   }
 
   void write(long pos, byte[] src, int off, int len) throws IOException {

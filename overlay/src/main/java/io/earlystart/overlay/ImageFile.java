@@ -61,6 +61,20 @@ public final class ImageFile implements Closeable {
     }
   }
 
+  /**
+   * Copies {@code [pos, pos + count)} of this image to {@code target} at the target's position, in the
+   * kernel where it can (sendfile); {@code count} must not reach past the end of this image.
+   */
+  public void transferTo(long pos, long count, FileChannel target) throws IOException {
+    for (long done = 0; done < count; ) {
+      long n = channel.transferTo(pos + done, count - done, target);
+      if (n <= 0) {
+        throw new IOException(path + " shrank while being copied (at offset " + (pos + done) + ")");
+      }
+      done += n;
+    }
+  }
+
   @Override
   public void close() throws IOException {
     channel.close();

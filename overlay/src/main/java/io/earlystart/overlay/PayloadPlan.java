@@ -38,7 +38,6 @@ final class PayloadPlan {
 
   static PayloadPlan build(ChangeScanner.Changes[] changes, ImageFile[] customs, BaseIndex[] bases)
       throws IOException {
-    long zeroHash = ChunkHash.hash(new byte[CS], 0, CS);
     int[][] payloadOf = new int[changes.length][];
     long[] sources = new long[64];
     int[] refs = new int[64];
@@ -82,7 +81,7 @@ final class PayloadPlan {
       long chunk = sources[p] & 0xFFFFFFFFL;
       BaseIndex base = bases[image];
       boolean fullInBase = (chunk + 1) * CS <= base.size() && (chunk + 1) * CS <= customs[image].size();
-      if (refs[p] == 1 && fullInBase && base.hash((int) chunk) != zeroHash) {
+      if (refs[p] == 1 && fullInBase && !base.isZero((int) chunk)) {
         delta.set(p);
       }
     }

@@ -2,9 +2,11 @@ package io.earlystart.overlay;
 
 import com.github.luben.zstd.ZstdDecompressCtx;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -26,8 +28,18 @@ public final class Synthesizer {
 
   private Synthesizer() {}
 
+  /** {@link #synthesize(OverlayReader, Path, Path, Path, int, boolean, Progress)} with fsync. */
   public static SynthesizeSummary synthesize(OverlayReader overlay, Path baseDisk, Path baseMemory, Path outDir,
       int threads, Progress progress) throws IOException, InterruptedException {
+    return synthesize(overlay, baseDisk, baseMemory, outDir, threads, true, progress);
+  }
+
+  /**
+   * @param sync fsync every file before it is renamed into place; without it a crash soon after may
+   *     leave complete-looking files whose data never reached the disk
+   */
+  public static SynthesizeSummary synthesize(OverlayReader overlay, Path baseDisk, Path baseMemory, Path outDir,
+      int threads, boolean sync, Progress progress) throws IOException, InterruptedException {
     long started = System.nanoTime();
     Manifest m = overlay.manifest();
     Path[] basePaths = {baseDisk, baseMemory};
@@ -43,7 +55,7 @@ public final class Synthesizer {
       for (Image image : Image.values()) {
         bases[image.ordinal()] = ImageFile.open(basePaths[image.ordinal()], image.baseName);
       }
-      checkBases(m, basePaths, bases, pool);
+      BaseIndex[] index = checkBases(m, basePaths, bases, pool);
       Files.createDirectories(outDir);
       String suffix = ".partial-" + ProcessHandle.current().pid();
       for (Image image : Image.values()) {
@@ -66,12 +78,12 @@ public final class Synthesizer {
       List<Future<?>> tasks = new ArrayList<>();
       for (ImageAssembler a : out) {
         long chunks = a.chunkCount();
-        long per = Math.max(256, (chunks + threads - 1) / threads);
+        long per = Math.max(4096, (chunks + 8L * threads - 1) / (8L * threads));
         for (long from = 0; from < chunks; from += per) {
           long f = from;
           long t = Math.min(chunks, from + per);
           tasks.add(pool.submit(() -> {
-            a.copyBase(bases, f, t, done);
+            a.copyBase(bases, index, f, t, done);
             return null;
           }));
         }
@@ -81,8 +93,10 @@ public final class Synthesizer {
         Futures.get(f);
       }
       ticker.end();
+      if (sync) {
+        forceAll(out, temps.subList(out.length, temps.size()), pool);
+      }
       for (ImageAssembler a : out) {
-        a.force();
         a.close();
       }
       publish(m, outDir, suffix);
@@ -106,8 +120,28 @@ public final class Synthesizer {
     }
   }
 
+  /** fsync of every output at once, so the device sees the images' writeback in parallel. */
+  private static void forceAll(ImageAssembler[] images, List<Path> attachments, ExecutorService pool)
+      throws IOException, InterruptedException {
+    List<Future<?>> syncs = new ArrayList<>();
+    for (ImageAssembler a : images) {
+      syncs.add(pool.submit(() -> {
+        a.force();
+        return null;
+      }));
+    }
+    for (Path p : attachments) {
+      try (FileChannel ch = FileChannel.open(p, StandardOpenOption.WRITE)) {
+        ch.force(true);
+      }
+    }
+    for (Future<?> f : syncs) {
+      Futures.get(f);
+    }
+  }
+
   /** Sizes first (cheap, clear), then SHA-256 of both bases (cached beside them, see BaseIndex). */
-  private static void checkBases(Manifest m, Path[] paths, ImageFile[] bases, ExecutorService pool)
+  private static BaseIndex[] checkBases(Manifest m, Path[] paths, ImageFile[] bases, ExecutorService pool)
       throws IOException, InterruptedException {
     for (Image image : Image.values()) {
       BaseRef want = m.base(image);
@@ -129,6 +163,7 @@ public final class Synthesizer {
             + Hex.of(got) + ", the overlay needs " + Hex.of(want));
       }
     }
+    return have;
   }
 
   private static void applySegments(OverlayReader overlay, Manifest m, ImageFile[] bases, ImageAssembler[] out,
