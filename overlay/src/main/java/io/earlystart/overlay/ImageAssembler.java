@@ -28,7 +28,14 @@ final class ImageAssembler implements AutoCloseable {
     this.path = path;
     this.size = size;
     this.table = table;
-    this.file = new RandomAccessFile(path.toFile(), "rw");
+    try {
+      this.file = new RandomAccessFile(path.toFile(), "rw");
+    } catch (java.io.FileNotFoundException e) {
+      // the JDK says "PATH (REASON)"
+      String m = String.valueOf(e.getMessage());
+      String reason = m.endsWith(")") && m.contains(" (") ? m.substring(m.lastIndexOf(" (") + 2, m.length() - 1) : m;
+      throw new IOException("cannot create " + path + ": " + reason, e);
+    }
     this.channel = file.getChannel();
     try {
       file.setLength(size);

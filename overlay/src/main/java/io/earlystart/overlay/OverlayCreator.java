@@ -109,6 +109,9 @@ public final class OverlayCreator {
       }
     } finally {
       pool.shutdownNow();
+      if (!pool.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS)) {
+        LOG.warn("create: worker threads still busy 30 s after the end");
+      }
       for (ImageFile f : open) {
         f.close();
       }

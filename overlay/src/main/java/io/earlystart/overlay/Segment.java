@@ -33,7 +33,6 @@ public record Segment(int index, long offset, int length, int rawLength, int fir
 
   @Override
   public String toString() {
-    return "segment " + index + " [offset " + offset + ", " + length + " bytes, payloads " + firstPayload + "+"
-        + payloadCount + "]";
+    return "segment " + index + " (" + length + " bytes, payloads " + firstPayload + "+" + payloadCount + ")";
   }
 }

@@ -14,6 +14,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -46,6 +47,7 @@ public final class Synthesizer {
     ImageFile[] bases = new ImageFile[2];
     ImageAssembler[] out = new ImageAssembler[2];
     List<Path> temps = new ArrayList<>();
+    Path createdDir = null;
     ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
       Thread t = new Thread(r, "earlystart-synthesize");
       t.setDaemon(true);
@@ -56,7 +58,10 @@ public final class Synthesizer {
         bases[image.ordinal()] = ImageFile.open(basePaths[image.ordinal()], image.baseName);
       }
       BaseIndex[] index = checkBases(m, basePaths, bases, pool);
-      Files.createDirectories(outDir);
+      if (!Files.isDirectory(outDir)) {
+        Files.createDirectories(outDir);
+        createdDir = outDir;
+      }
       String suffix = ".partial-" + ProcessHandle.current().pid();
       for (Image image : Image.values()) {
         Path tmp = outDir.resolve("." + image.fileName + suffix);
@@ -106,6 +111,13 @@ public final class Synthesizer {
           m.segments().size(), System.nanoTime() - started);
     } finally {
       pool.shutdownNow();
+      try {
+        // A task interrupted by shutdownNow closes its output channel itself, possibly after our close below
+        // returned: wait for the tasks, so that no output file is still open (or written) when we return.
+        pool.awaitTermination(30, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
       for (int i = 0; i < 2; i++) {
         if (out[i] != null) {
           out[i].close();
@@ -116,6 +128,13 @@ public final class Synthesizer {
       }
       for (Path p : temps) {
         Files.deleteIfExists(p);
+      }
+      if (createdDir != null && !temps.isEmpty()) {
+        try (var left = Files.list(createdDir)) {
+          if (left.findAny().isEmpty()) {
+            Files.deleteIfExists(createdDir); // failed: do not leave an empty directory we made
+          }
+        }
       }
     }
   }

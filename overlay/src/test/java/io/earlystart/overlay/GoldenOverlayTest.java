@@ -1,0 +1,152 @@
+package io.earlystart.overlay;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+
+import java.io.IOException;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A committed overlay made by this build from a fixed {@link RandomPair}: today's code must still read
+ * it (a) and must still write exactly the same bytes (b), so any change of the on-disk format, of the
+ * chunk classification or of the zstd output is noticed.
+ *
+ * <p>To regenerate {@code src/test/resources/golden/v1.overlay} after an intended change (and only
+ * after FORMAT.md says what changed, and the format version was raised if old readers would misread
+ * the file):
+ *
+ * <pre>
+ * mvn -B -o test -pl overlay -Dtest=GoldenOverlayTest -Dgolden.write=true
+ * </pre>
+ *
+ * then update {@link #GOLDEN_ID} to the id the run prints, and commit both.
+ */
+class GoldenOverlayTest {
+  /** The overlay id (SHA-256 of the stored manifest) of the committed golden file. */
+  static final String GOLDEN_ID = "0229b718a7b2553e9fd42d6991e1ddbaec830d0db5711ed7063998cfd6462e7a";
+
+  static final String RESOURCE = "/golden/v1.overlay";
+  static final long SEED = 20_240_601L;
+  static final int CS = Manifest.CHUNK_SIZE;
+  /** 64 disk chunks, the last one partial; the disk grew by a few chunks from its base. */
+  static final int DISK_SIZE = 63 * CS + 1234;
+  static final int BASE_DISK_SIZE = 60 * CS + 100;
+  static final int MEMORY_SIZE = 32 * CS;
+  static final int SEGMENT_SIZE = 16 << 10;
+
+  @TempDir
+  Path dir;
+
+  /** The inputs of the golden overlay, all derived from {@link #SEED}. */
+  record Inputs(RandomPair pair, Path vmstate, Path vmConfig) {}
+
+  static Inputs inputs(Path dir) throws IOException {
+    RandomPair pair = RandomPair.create(dir, SEED, BASE_DISK_SIZE, DISK_SIZE, MEMORY_SIZE);
+    Random r = new Random(SEED + 1);
+    byte[] text = "QEVM device state ".getBytes(StandardCharsets.US_ASCII);
+    byte[] state = new byte[3000];
+    for (int i = 0; i < state.length; i++) {
+      state[i] = (byte) (i % 16 == 0 ? r.nextInt(256) : text[i % text.length]);
+    }
+    Path vmstate = dir.resolve("vmstate");
+    Files.write(vmstate, state);
+    Path vmConfig = dir.resolve("vm.json");
+    Files.writeString(vmConfig, "{\n  \"ram\": \"" + MEMORY_SIZE + "\",\n  \"machine\": \"q35\",\n"
+        + "  \"cpu\": \"max\",\n  \"disk\": \"virtio\"\n}\n", StandardCharsets.UTF_8);
+    return new Inputs(pair, vmstate, vmConfig);
+  }
+
+  static CreateSummary create(Inputs in, Path overlay) throws IOException, InterruptedException {
+    RandomPair p = in.pair();
+    return OverlayCreator.create(CreateOptions.of(p.baseDisk, p.baseMemory, p.disk, p.memory, overlay)
+        .withAttachments(in.vmstate(), in.vmConfig()).withSegmentSize(SEGMENT_SIZE).withThreads(1),
+        Progress.NONE);
+  }
+
+  /** The committed file, or a failure that says how to make it. */
+  static Path golden() throws URISyntaxException {
+    assumeFalse(Boolean.getBoolean("golden.write"), "regenerating the golden overlay: checks skipped in this run");
+    URL url = GoldenOverlayTest.class.getResource(RESOURCE);
+    if (url == null) {
+      fail("test resource " + RESOURCE + " is missing; " + HOW_TO_REGENERATE);
+    }
+    return Path.of(url.toURI());
+  }
+
+  static final String HOW_TO_REGENERATE = "if the change is intended and overlay/FORMAT.md describes it, "
+      + "regenerate with: mvn -B -o test -pl overlay -Dtest=GoldenOverlayTest -Dgolden.write=true, set "
+      + "GoldenOverlayTest.GOLDEN_ID to the id it prints, and commit src/test/resources/golden/v1.overlay";
+
+  /** {@code -Dgolden.write=true}: rewrites the committed golden file under src/test/resources. */
+  @Test
+  void writeGoldenWhenAsked() throws Exception {
+    if (!Boolean.getBoolean("golden.write")) {
+      return;
+    }
+    Path target = Path.of(System.getProperty("basedir", System.getProperty("user.dir")))
+        .resolve("src/test/resources/golden/v1.overlay");
+    Files.createDirectories(target.getParent());
+    CreateSummary s = create(inputs(dir), target);
+    System.out.println("golden overlay written to " + target + " (" + s.overlayBytes() + " bytes, "
+        + s.segments() + " segments, chunks by kind " + java.util.Arrays.deepToString(s.chunks()) + "), id "
+        + s.overlayId() + ": set GoldenOverlayTest.GOLDEN_ID to it");
+  }
+
+  @Test
+  void goldenSynthesizesToTheSeededImages() throws Exception {
+    Inputs in = inputs(dir);
+    Path out = dir.resolve("out");
+    try (OverlayFile f = OverlayFile.open(golden())) {
+      Synthesizer.synthesize(f, in.pair().baseDisk, in.pair().baseMemory, out, 2, Progress.NONE);
+    }
+    RoundTripTest.assertSame(in.pair().disk, out.resolve(Image.DISK.fileName));
+    RoundTripTest.assertSame(in.pair().memory, out.resolve(Image.MEMORY.fileName));
+    RoundTripTest.assertSame(in.vmstate(), out.resolve(Attachment.VMSTATE));
+    RoundTripTest.assertSame(in.vmConfig(), out.resolve(Attachment.VM_CONFIG));
+  }
+
+  @Test
+  void creatingTodayGivesTheSameBytes() throws Exception {
+    Path today = dir.resolve("today.overlay");
+    CreateSummary s = create(inputs(dir), today);
+    byte[] want = Files.readAllBytes(golden());
+    byte[] got = Files.readAllBytes(today);
+    if (!java.util.Arrays.equals(want, got)) {
+      long at = java.util.Arrays.mismatch(want, got);
+      fail("create no longer writes the golden overlay byte for byte: first difference at offset " + at
+          + " (golden " + want.length + " bytes, id " + GOLDEN_ID + "; today " + got.length + " bytes, id "
+          + s.overlayId() + "); " + HOW_TO_REGENERATE);
+    }
+  }
+
+  @Test
+  void goldenIdIsPinned() throws Exception {
+    try (OverlayFile f = OverlayFile.open(golden())) {
+      assertEquals(GOLDEN_ID, f.id(), "overlay id of " + RESOURCE + "; " + HOW_TO_REGENERATE);
+      assertEquals(OverlayHeader.CURRENT_VERSION, f.header().version());
+      assertTrue(Files.size(golden()) < 64 << 10, "keep the committed golden file under 64 KiB");
+      Manifest m = f.manifest();
+      assertEquals(DISK_SIZE, m.imageSize(Image.DISK));
+      assertEquals(MEMORY_SIZE, m.imageSize(Image.MEMORY));
+      assertEquals(BASE_DISK_SIZE, m.base(Image.DISK).size());
+      assertTrue(m.segments().size() > 1, "the golden overlay should have several segments");
+      assertEquals(2, m.attachments().size());
+      long[] kinds = m.table(Image.DISK).countByKind();
+      for (ChunkKind k : ChunkKind.values()) {
+        assertTrue(kinds[k.ordinal()] > 0, "the golden disk table has no " + k + " chunk");
+      }
+      assertArrayEquals(Sha256.of(Files.readAllBytes(golden()), OverlayHeader.SIZE, f.header().manifestLength()),
+          f.header().manifestSha256());
+    }
+  }
+}
