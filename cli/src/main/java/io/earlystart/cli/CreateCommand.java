@@ -19,11 +19,8 @@ final class CreateCommand implements Callable<Integer> {
   @Spec
   picocli.CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--base-disk", required = true, paramLabel = "FILE", description = "Base disk image (raw).")
-  Path baseDisk;
-
-  @Option(names = "--base-memory", required = true, paramLabel = "FILE", description = "Base memory image.")
-  Path baseMemory;
+  @picocli.CommandLine.Mixin
+  BaseImages base;
 
   @Option(names = "--disk", required = true, paramLabel = "FILE", description = "Customised disk image (raw).")
   Path disk;
@@ -59,7 +56,7 @@ final class CreateCommand implements Callable<Integer> {
     if (segmentSize > Integer.MAX_VALUE) {
       throw new IllegalArgumentException("segment size too large: " + segmentSize);
     }
-    CreateOptions options = new CreateOptions(baseDisk, baseMemory, disk, memory, vmstate, vmConfig, output,
+    CreateOptions options = new CreateOptions(base.disk, base.memory, disk, memory, vmstate, vmConfig, output,
         (int) segmentSize, level, threads != null ? threads : Runtime.getRuntime().availableProcessors());
     ProgressBar bar = ProgressBar.forTerminal(quiet);
     CreateSummary s;

@@ -17,11 +17,8 @@ final class SynthesizeCommand implements Callable<Integer> {
   @Spec
   picocli.CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--base-disk", required = true, paramLabel = "FILE", description = "Base disk image.")
-  Path baseDisk;
-
-  @Option(names = "--base-memory", required = true, paramLabel = "FILE", description = "Base memory image.")
-  Path baseMemory;
+  @picocli.CommandLine.Mixin
+  BaseImages base;
 
   @Parameters(index = "0", paramLabel = "X.overlay", description = "The overlay.")
   Path overlay;
@@ -44,7 +41,7 @@ final class SynthesizeCommand implements Callable<Integer> {
     ProgressBar bar = ProgressBar.forTerminal(quiet);
     SynthesizeSummary s;
     try (OverlayFile file = OverlayFile.open(overlay)) {
-      s = Synthesizer.synthesize(file, baseDisk, baseMemory, outDir,
+      s = Synthesizer.synthesize(file, base.disk, base.memory, outDir,
           threads != null ? threads : Runtime.getRuntime().availableProcessors(), !noSync, bar);
     } finally {
       bar.finish();
