@@ -25,6 +25,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * are written under temporary names and renamed into place only when all are complete. Stateless.
  */
 public final class Synthesizer {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Synthesizer.class);
   private static final int CS = Manifest.CHUNK_SIZE;
 
   private Synthesizer() {}
@@ -58,6 +59,7 @@ public final class Synthesizer {
         bases[image.ordinal()] = ImageFile.open(basePaths[image.ordinal()], image.baseName);
       }
       BaseIndex[] index = checkBases(m, basePaths, bases, pool);
+      LOG.debug("bases checked after {} ms", (System.nanoTime() - started) / 1_000_000);
       if (!Files.isDirectory(outDir)) {
         Files.createDirectories(outDir);
         createdDir = outDir;
@@ -94,16 +96,19 @@ public final class Synthesizer {
         }
       }
       applySegments(overlay, m, bases, out, pool, threads, done, tasks);
+      LOG.debug("segments read after {} ms", (System.nanoTime() - started) / 1_000_000);
       for (Future<?> f : tasks) {
         Futures.get(f);
       }
       ticker.end();
+      LOG.debug("images written after {} ms", (System.nanoTime() - started) / 1_000_000);
       if (sync) {
         forceAll(out, temps.subList(out.length, temps.size()), pool);
       }
       for (ImageAssembler a : out) {
         a.close();
       }
+      LOG.debug("synced after {} ms", (System.nanoTime() - started) / 1_000_000);
       publish(m, outDir, suffix);
       temps.clear();
       return new SynthesizeSummary(Hex.of(overlay.header().manifestSha256()),

@@ -93,7 +93,8 @@ public final class ExampleImages {
     return res;
   }
 
-  static void deleteRecursively(Path p) throws IOException {
+  /** Deletes a file or a directory tree, not following links; nothing if it does not exist. */
+  public static void deleteRecursively(Path p) throws IOException {
     if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
       return;
     }
