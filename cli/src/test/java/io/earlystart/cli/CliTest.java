@@ -118,6 +118,14 @@ class CliTest {
   }
 
   @Test
+  void exampleImagesTakesARelativeDirectory() throws Exception {
+    Path relative = Path.of("").toAbsolutePath().relativize(dir.resolve("relative"));
+    Run r = run("example-images", relative.toString(), "--disk-size", "16M", "--memory-size", "4M");
+    assertEquals(0, r.code, r.err);
+    assertTrue(Files.size(dir.resolve("relative/disk.img")) == 16 << 20);
+  }
+
+  @Test
   void badCommandLineIsUsageError() {
     Run r = run("create", "--disk");
     assertEquals(2, r.code);

@@ -63,7 +63,8 @@ public final class ExampleImages {
    * Writes base-disk.img, base-memory.img, disk.img, memory.img, vmstate, vm.json into dir
    * (created if missing). Deterministic for a given spec.
    */
-  public static Result generate(Path dir, Spec spec) throws IOException, InterruptedException {
+  public static Result generate(Path where, Spec spec) throws IOException, InterruptedException {
+    Path dir = where.toAbsolutePath(); // e2fsprogs run in other working directories
     Files.createDirectories(dir);
     Result res = new Result(dir.resolve(BASE_DISK), dir.resolve(BASE_MEMORY), dir.resolve(DISK),
         dir.resolve(MEMORY), dir.resolve(VMSTATE), dir.resolve(VM_CONFIG));
