@@ -43,14 +43,8 @@ public final class OverlayFile implements OverlayReader {
       OverlayHeader header = OverlayHeader.decode(head, got, src);
       byte[] stored = new byte[header.manifestLength()];
       got = readAt(ch, OverlayHeader.SIZE, stored, 0, stored.length);
-      if (got < stored.length) {
-        throw new CorruptOverlayException(src, OverlayHeader.SIZE + got,
-            "truncated manifest: " + got + " of " + stored.length + " bytes");
-      }
-      if (!Arrays.equals(Sha256.of(stored), header.manifestSha256())) {
-        throw new CorruptOverlayException(src, OverlayHeader.SIZE, "manifest SHA-256 mismatch");
-      }
-      Manifest manifest = ManifestCodec.decode(ManifestCodec.decompress(stored, header.manifestRawLength(), src), src);
+      Manifest manifest = OverlayHead.of(header, got < stored.length ? Arrays.copyOf(stored, got) : stored, src)
+          .manifest();
       long expected = header.dataStart() + manifest.dataLength();
       if (ch.size() < expected) {
         throw new CorruptOverlayException(src, ch.size(),

@@ -1,0 +1,59 @@
+package io.earlystart.fetcher.protocol;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.MessageToMessageEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+/**
+ * {@link Frame}s to bytes. META and PART payloads are not copied: the fixed fields go in a small
+ * buffer and the payload follows as its own buffer (released by the transport once written).
+ * Stateless, hence sharable.
+ */
+@ChannelHandler.Sharable
+public final class FrameEncoder extends MessageToMessageEncoder<Frame> {
+  public static final FrameEncoder INSTANCE = new FrameEncoder();
+
+  @Override
+  protected void encode(ChannelHandlerContext ctx, Frame f, List<Object> out) {
+    ByteBuf head = ctx.alloc().buffer(32);
+    if (f instanceof Frame.Meta m) {
+      head.writeInt(1 + 8 + m.data().readableBytes()).writeByte(Frame.META).writeInt(m.total()).writeInt(m.offset());
+      out.add(head);
+      out.add(m.data().retain());
+      return;
+    }
+    if (f instanceof Frame.Part p) {
+      head.writeInt(1 + 8 + p.data().readableBytes()).writeByte(Frame.PART).writeInt(p.segment()).writeInt(p.offset());
+      out.add(head);
+      out.add(p.data().retain());
+      return;
+    }
+    if (f instanceof Frame.Hello h) {
+      head.writeInt(1 + 8).writeByte(Frame.HELLO).writeInt(Frame.MAGIC).writeShort(h.minVersion())
+          .writeShort(h.maxVersion());
+    } else if (f instanceof Frame.Welcome w) {
+      head.writeInt(1 + 6).writeByte(Frame.WELCOME).writeShort(w.version()).writeInt(w.maxLength());
+    } else if (f instanceof Frame.Open o) {
+      byte[] name = o.name().getBytes(StandardCharsets.UTF_8);
+      head.writeInt(1 + name.length).writeByte(Frame.OPEN).writeBytes(name);
+    } else if (f instanceof Frame.Stream s) {
+      head.writeInt(1 + 2 + 8 * s.firsts().length).writeByte(Frame.STREAM).writeShort(s.firsts().length);
+      for (int i = 0; i < s.firsts().length; i++) {
+        head.writeInt(s.firsts()[i]).writeInt(s.ends()[i]);
+      }
+    } else if (f instanceof Frame.Demand d) {
+      head.writeInt(1 + 4).writeByte(Frame.DEMAND).writeInt(d.segment());
+    } else if (f instanceof Frame.Error e) {
+      byte[] msg = e.message().getBytes(StandardCharsets.UTF_8);
+      int n = Math.min(msg.length, 1024);
+      head.writeInt(1 + 2 + n).writeByte(Frame.ERROR).writeShort(e.code()).writeBytes(msg, 0, n);
+    } else {
+      head.release();
+      throw new IllegalArgumentException("unknown frame " + f);
+    }
+    out.add(head);
+  }
+}
