@@ -43,6 +43,15 @@ public interface SegmentSource extends Closeable {
     /** Fetches {@code segment} ahead of the background stream, as soon as possible. */
     void demand(int segment);
 
+    /**
+     * The bytes of an attachment (vmstate, vm.json), verified and decompressed; attachments travel
+     * before the segments, so a session fetches them with the head or right after. Blocks at most the
+     * session's open timeout.
+     */
+    default byte[] attachment(io.earlystart.overlay.Attachment a) throws IOException {
+      throw new IOException("this source cannot fetch attachments yet");
+    }
+
     /** Closes the connection; no sink calls follow (not even {@code failed}). */
     @Override
     void close();

@@ -1,0 +1,451 @@
+package io.earlystart.fetcher;
+
+import io.earlystart.overlay.CorruptOverlayException;
+import io.earlystart.overlay.Manifest;
+import io.earlystart.overlay.OverlayHead;
+import io.earlystart.overlay.Segment;
+import io.earlystart.overlay.Sha256;
+import java.io.Closeable;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Fetches every segment of one overlay from a {@link SegmentSource}: a background stream in stream
+ * order, at most {@code windowBytes} ahead of what has arrived; demands that jump the queue, with
+ * concurrent demands for one segment sharing one fetch; SHA-256 of every segment checked against the
+ * manifest before the {@link Applier} sees it (a bad segment is fetched again up to {@code
+ * maxAttempts} times); reconnection with exponential backoff after a lost session, asking only for
+ * what is still missing. Every wait has a deadline.
+ *
+ * <p>Thread-safe. Segments are verified and applied on one applier thread, in arrival order; state
+ * changes happen under one lock that is never held while waiting; sessions are reopened on a control
+ * thread. {@link #close()} stops everything and fails what still waits.
+ */
+public final class SegmentScheduler implements Closeable {
+  private static final Logger LOG = LoggerFactory.getLogger(SegmentScheduler.class);
+
+  /** Takes a verified segment; runs on the applier thread. */
+  @FunctionalInterface
+  public interface Applier {
+    void apply(Segment segment, byte[] frame) throws IOException;
+  }
+
+  /** Counters for status displays. */
+  public record Stats(int segmentsFetched, long bytesFetched, long demands, long retries, long reconnects) {}
+
+  private final SegmentSource source;
+  private final Applier applier;
+  private final SchedulerOptions options;
+  private final ScheduledExecutorService control;
+  private final ExecutorService applyThread;
+  private final Object lock = new Object();
+  private final CompletableFuture<Void> all = new CompletableFuture<>();
+
+  // guarded by lock
+  private OverlayHead head;
+  private Manifest manifest;
+  private SegmentSource.Session session;
+  private long generation;
+  private final BitSet present;
+  private final BitSet asked = new BitSet();
+  private final BitSet demanded = new BitSet();
+  private final Map<Integer, CompletableFuture<Void>> waiting = new HashMap<>();
+  private int[] attempts;
+  private int cursor;
+  private long inFlight;
+  private long lastProgressNanos;
+  private long backoffMillis;
+  private Throwable lastError;
+  private Throwable fatal;
+  private boolean closed;
+  private int fetched;
+  private long bytes;
+  private long demands;
+  private long retries;
+  private long reconnects;
+
+  /**
+   * @param present segments already applied (a resumed mount); copied
+   */
+  public SegmentScheduler(SegmentSource source, Applier applier, SchedulerOptions options, BitSet present) {
+    this.source = source;
+    this.applier = applier;
+    this.options = options;
+    this.present = (BitSet) present.clone();
+    this.control = Executors.newSingleThreadScheduledExecutor(daemon("earlystart-fetch-control"));
+    this.applyThread = Executors.newSingleThreadExecutor(daemon("earlystart-fetch-apply"));
+  }
+
+  private static java.util.concurrent.ThreadFactory daemon(String name) {
+    return r -> {
+      Thread t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  /**
+   * Opens the first session (within the open timeout) and starts the background stream.
+   *
+   * @return the overlay's verified head
+   */
+  public OverlayHead start() throws IOException {
+    SegmentSource.Session s;
+    long gen;
+    synchronized (lock) {
+      gen = ++generation;
+    }
+    s = source.open(new Sink(gen), options.openTimeout());
+    synchronized (lock) {
+      head = s.head();
+      manifest = head.manifest();
+      attempts = new int[manifest.segments().size()];
+      session = s;
+      lastProgressNanos = System.nanoTime();
+      backoffMillis = options.backoffMin().toMillis();
+      topUp();
+      finishIfComplete();
+    }
+    return head;
+  }
+
+  public OverlayHead head() {
+    synchronized (lock) {
+      return head;
+    }
+  }
+
+  public String describe() {
+    return source.describe();
+  }
+
+  /** An attachment, through the current session. */
+  public byte[] attachment(io.earlystart.overlay.Attachment a) throws IOException {
+    SegmentSource.Session s;
+    synchronized (lock) {
+      s = session;
+    }
+    if (s != null) {
+      return s.attachment(a);
+    }
+    // between sessions, or after the stream ended: a short session of its own
+    try (SegmentSource.Session own = source.open(new SegmentSink() {
+      @Override
+      public void segment(int index, byte[] frame) {}
+
+      @Override
+      public void failed(Throwable cause) {}
+    }, options.openTimeout())) {
+      return own.attachment(a);
+    }
+  }
+
+  /** Completes once {@code segment} has been applied; shares one fetch with every other demand of it. */
+  public CompletableFuture<Void> demand(int segment) {
+    synchronized (lock) {
+      if (present.get(segment)) {
+        return CompletableFuture.completedFuture(null);
+      }
+      if (fatal != null) {
+        return CompletableFuture.failedFuture(fatal);
+      }
+      if (segment < 0 || segment >= attempts.length) {
+        return CompletableFuture.failedFuture(new IllegalArgumentException("no segment " + segment));
+      }
+      CompletableFuture<Void> f = waiting.computeIfAbsent(segment, k -> new CompletableFuture<>());
+      if (session != null && !demanded.get(segment)) {
+        demanded.set(segment);
+        demands++;
+        session.demand(segment);
+      }
+      return f;
+    }
+  }
+
+  /** Waits until {@code segment} has been applied, at most {@code deadline}. */
+  public void await(int segment, Duration deadline) throws IOException, InterruptedException {
+    try {
+      demand(segment).get(deadline.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      throw new IOException("segment " + segment + " not fetched from " + source.describe() + " within "
+          + deadline.toMillis() + " ms" + (lastError() != null ? " (last error: " + lastError().getMessage() + ")" : ""));
+    } catch (ExecutionException e) {
+      throw asIOException(e.getCause());
+    }
+  }
+
+  /** Completes when every segment has been applied, or fails with the error that stopped fetching. */
+  public CompletableFuture<Void> completion() {
+    return all;
+  }
+
+  public boolean isPresent(int segment) {
+    synchronized (lock) {
+      return present.get(segment);
+    }
+  }
+
+  public Stats stats() {
+    synchronized (lock) {
+      return new Stats(fetched, bytes, demands, retries, reconnects);
+    }
+  }
+
+  private Throwable lastError() {
+    synchronized (lock) {
+      return lastError;
+    }
+  }
+
+  /** Asks for more of the background stream while less than the window is in flight. Under lock. */
+  private void topUp() {
+    if (session == null || attempts == null) {
+      return;
+    }
+    int n = attempts.length;
+    int[] batch = new int[16];
+    int size = 0;
+    while (inFlight < options.windowBytes() && cursor < n) {
+      int i = cursor++;
+      if (present.get(i) || asked.get(i) || demanded.get(i)) {
+        continue;
+      }
+      asked.set(i);
+      inFlight += manifest.segments().get(i).length();
+      if (size == batch.length) {
+        batch = Arrays.copyOf(batch, size * 2);
+      }
+      batch[size++] = i;
+    }
+    if (size > 0) {
+      session.stream(Arrays.copyOf(batch, size));
+    }
+  }
+
+  private void finishIfComplete() {
+    if (attempts != null && present.cardinality() == attempts.length && !all.isDone()) {
+      all.complete(null);
+      if (session != null) {
+        session.close();
+        session = null;
+      }
+    }
+  }
+
+  private void onSegment(long gen, int index, byte[] frame) {
+    Segment seg;
+    synchronized (lock) {
+      if (closed || fatal != null || gen != generation) {
+        return;
+      }
+      if (index < 0 || index >= attempts.length) {
+        lost(gen, new IOException(source.describe() + " sent segment " + index + ", which does not exist"));
+        return;
+      }
+      if (present.get(index)) {
+        return; // a demanded segment that also came in the stream
+      }
+      seg = manifest.segments().get(index);
+      if (asked.get(index)) {
+        asked.clear(index);
+        inFlight -= seg.length();
+      }
+      demanded.clear(index);
+    }
+    if (frame.length != seg.length() || !Arrays.equals(Sha256.of(frame), seg.sha256())) {
+      rejected(seg, frame.length);
+      return;
+    }
+    try {
+      applier.apply(seg, frame);
+    } catch (IOException | RuntimeException e) {
+      fail(e);
+      return;
+    }
+    CompletableFuture<Void> f;
+    synchronized (lock) {
+      present.set(index);
+      fetched++;
+      bytes += frame.length;
+      lastProgressNanos = System.nanoTime();
+      f = waiting.remove(index);
+      topUp();
+    }
+    if (f != null) {
+      f.complete(null); // outside the lock: waiters' callbacks may call back in
+    }
+    synchronized (lock) {
+      finishIfComplete();
+    }
+  }
+
+  private void rejected(Segment seg, int length) {
+    synchronized (lock) {
+      int tries = ++attempts[seg.index()];
+      retries++;
+      String what = seg + " from " + source.describe() + " failed verification ("
+          + (length != seg.length() ? length + " bytes" : "SHA-256 mismatch") + ")";
+      if (tries >= options.maxAttempts()) {
+        fail(new CorruptOverlayException(source.describe(), seg.fileOffset(head.header()),
+            what + " " + tries + " times; giving up"));
+        return;
+      }
+      LOG.warn("{}; fetching it again ({} of {})", what, tries, options.maxAttempts());
+      if (session != null) {
+        demanded.set(seg.index());
+        session.demand(seg.index());
+      }
+    }
+  }
+
+  /** The session of generation {@code gen} died: drop it and reconnect after a backoff. */
+  private void lost(long gen, Throwable cause) {
+    synchronized (lock) {
+      if (closed || fatal != null || gen != generation || all.isDone()) {
+        return;
+      }
+      LOG.warn("lost {}: {}; reconnecting", source.describe(), cause.toString());
+      lastError = cause;
+      if (session != null) {
+        session.close();
+        session = null;
+      }
+      generation++;
+      asked.clear();
+      demanded.clear();
+      inFlight = 0;
+      cursor = 0;
+      control.schedule(this::reconnect, backoffMillis, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  private void reconnect() {
+    long gen;
+    synchronized (lock) {
+      if (closed || fatal != null) {
+        return;
+      }
+      long silent = System.nanoTime() - lastProgressNanos;
+      if (silent > options.giveUpAfter().toNanos()) {
+        fail(new IOException(source.describe() + " unreachable for " + TimeUnit.NANOSECONDS.toSeconds(silent)
+            + " s" + (lastError != null ? ": " + lastError.getMessage() : "")));
+        return;
+      }
+      gen = generation;
+    }
+    SegmentSource.Session s;
+    try {
+      s = source.open(new Sink(gen), options.openTimeout());
+    } catch (IOException | RuntimeException e) {
+      synchronized (lock) {
+        lastError = e;
+        backoffMillis = Math.min(options.backoffMax().toMillis(), Math.max(1, backoffMillis * 2));
+        LOG.debug("reconnect to {} failed: {}; next try in {} ms", source.describe(), e.toString(), backoffMillis);
+        if (!closed) {
+          control.schedule(this::reconnect, backoffMillis, TimeUnit.MILLISECONDS);
+        }
+      }
+      return;
+    }
+    synchronized (lock) {
+      if (closed || fatal != null || gen != generation) {
+        s.close();
+        return;
+      }
+      if (!s.head().id().equals(head.id())) {
+        s.close();
+        fail(new IOException(source.describe() + " now serves overlay " + s.head().id() + ", not " + head.id()));
+        return;
+      }
+      session = s;
+      reconnects++;
+      backoffMillis = options.backoffMin().toMillis();
+      for (Integer k : waiting.keySet()) {
+        demanded.set(k);
+        s.demand(k);
+      }
+      topUp();
+    }
+  }
+
+  /** Stops fetching for good: every wait fails with {@code cause}. */
+  private void fail(Throwable cause) {
+    Map<Integer, CompletableFuture<Void>> failed;
+    synchronized (lock) {
+      if (fatal != null) {
+        return;
+      }
+      fatal = cause;
+      failed = new HashMap<>(waiting);
+      waiting.clear();
+      if (session != null) {
+        session.close();
+        session = null;
+      }
+    }
+    LOG.warn("fetching from {} stopped: {}", source.describe(), cause.getMessage());
+    failed.values().forEach(f -> f.completeExceptionally(cause));
+    all.completeExceptionally(cause);
+  }
+
+  static IOException asIOException(Throwable t) {
+    if (t instanceof IOException io) {
+      return io;
+    }
+    return new IOException(t.getMessage(), t);
+  }
+
+  @Override
+  public void close() {
+    synchronized (lock) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+    }
+    fail(new IOException("fetching from " + source.describe() + " was stopped"));
+    control.shutdownNow();
+    applyThread.shutdownNow();
+    try {
+      applyThread.awaitTermination(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Routes one session's callbacks, tagged with its generation so a dead session's late calls are ignored. */
+  private final class Sink implements SegmentSink {
+    private final long gen;
+
+    Sink(long gen) {
+      this.gen = gen;
+    }
+
+    @Override
+    public void segment(int index, byte[] frame) {
+      try {
+        applyThread.execute(() -> onSegment(gen, index, frame));
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        // closed
+      }
+    }
+
+    @Override
+    public void failed(Throwable cause) {
+      lost(gen, cause);
+    }
+  }
+}
