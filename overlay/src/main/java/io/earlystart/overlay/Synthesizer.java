@@ -216,10 +216,20 @@ public final class Synthesizer {
     }
   }
 
+  /**
+   * Writes one segment's payloads to every chunk that uses them. DATA payloads of consecutive chunks
+   * lie back to back in the body (stream order follows offsets within a segment), so they are written
+   * as one run straight from the body: one write instead of one a chunk.
+   */
   private static void apply(String source, SegmentCodec.Payloads payloads, Segment s, PayloadRefs refs,
       ImageFile[] bases, ImageAssembler[] out, DeltaCodec delta) throws IOException {
     byte[] base = new byte[CS];
     byte[] chunk = new byte[CS];
+    byte[] body = payloads.body();
+    ImageAssembler runTarget = null;
+    long runPos = 0;
+    int runOff = 0;
+    int runLen = 0;
     for (int i = 0; i < payloads.count(); i++) {
       int p = s.firstPayload() + i;
       for (int r = refs.start(p); r < refs.start(p + 1); r++) {
@@ -229,16 +239,30 @@ public final class Synthesizer {
         int len = target.chunkLength(c);
         if (refs.isDelta(p)) {
           bases[(int) (ref >>> 32)].read(c * CS, base, 0, len);
-          delta.decode(payloads.body(), payloads.offset(i), payloads.length(i), base, chunk, len,
+          delta.decode(body, payloads.offset(i), payloads.length(i), base, chunk, len,
               source + " " + s + " payload " + p);
           target.write(c * CS, chunk, 0, len);
-        } else if (payloads.length(i) != len) {
+          continue;
+        }
+        if (payloads.length(i) != len) {
           throw new CorruptOverlayException(source, -1,
               s + ": payload " + p + " has " + payloads.length(i) + " bytes, its chunk " + len);
-        } else {
-          target.write(c * CS, payloads.body(), payloads.offset(i), len);
         }
+        if (target == runTarget && c * CS == runPos + runLen && payloads.offset(i) == runOff + runLen) {
+          runLen += len;
+          continue;
+        }
+        if (runTarget != null) {
+          runTarget.write(runPos, body, runOff, runLen);
+        }
+        runTarget = target;
+        runPos = c * CS;
+        runOff = payloads.offset(i);
+        runLen = len;
       }
+    }
+    if (runTarget != null) {
+      runTarget.write(runPos, body, runOff, runLen);
     }
   }
 
