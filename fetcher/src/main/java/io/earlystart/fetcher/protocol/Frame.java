@@ -44,7 +44,8 @@ public sealed interface Frame {
   record Open(String name) implements Frame {}
 
   /**
-   * Server: part of the overlay's head (64-byte header and stored manifest, {@code total} bytes in
+   * Server: part of the overlay's head (everything before the first segment: header, stored manifest and
+   * attachments, {@code total} bytes in
    * all): {@code total:u32 offset:u32 bytes}.
    */
   record Meta(int total, int offset, ByteBuf data) implements Frame, ReferenceCounted {

@@ -76,7 +76,7 @@ public final class FrameDecoder extends ByteToMessageDecoder {
         yield new Frame.Demand(nonNegative(body.readInt(), "DEMAND segment"));
       }
       case Frame.META -> {
-        need(body, 9, "META");
+        need(body, 8, "META");
         int total = nonNegative(body.readInt(), "META total");
         int offset = nonNegative(body.readInt(), "META offset");
         if ((long) offset + body.readableBytes() > total || body.readableBytes() > Frame.MAX_PART) {
@@ -85,7 +85,7 @@ public final class FrameDecoder extends ByteToMessageDecoder {
         yield new Frame.Meta(total, offset, body.readRetainedSlice(body.readableBytes()));
       }
       case Frame.PART -> {
-        need(body, 9, "PART");
+        need(body, 8, "PART");
         int segment = nonNegative(body.readInt(), "PART segment");
         int offset = nonNegative(body.readInt(), "PART offset");
         if (body.readableBytes() > Frame.MAX_PART) {

@@ -15,9 +15,14 @@ import java.util.List;
 @ChannelHandler.Sharable
 public final class FrameEncoder extends MessageToMessageEncoder<Frame> {
   public static final FrameEncoder INSTANCE = new FrameEncoder();
+  /** Most ranges one STREAM frame can carry within {@link Frame#MAX_LENGTH}; send more in several frames. */
+  public static final int MAX_STREAM_RANGES = (Frame.MAX_LENGTH - 3) / 8;
+  /** Longest ERROR message sent, in UTF-8 bytes (cut at a character boundary). */
+  static final int MAX_ERROR_MESSAGE = 1024;
 
   @Override
   protected void encode(ChannelHandlerContext ctx, Frame f, List<Object> out) {
+    check(f);
     ByteBuf head = ctx.alloc().buffer(32);
     if (f instanceof Frame.Meta m) {
       head.writeInt(1 + 8 + m.data().readableBytes()).writeByte(Frame.META).writeInt(m.total()).writeInt(m.offset());
@@ -48,12 +53,33 @@ public final class FrameEncoder extends MessageToMessageEncoder<Frame> {
       head.writeInt(1 + 4).writeByte(Frame.DEMAND).writeInt(d.segment());
     } else if (f instanceof Frame.Error e) {
       byte[] msg = e.message().getBytes(StandardCharsets.UTF_8);
-      int n = Math.min(msg.length, 1024);
+      int n = Math.min(msg.length, MAX_ERROR_MESSAGE);
+      while (n < msg.length && n > 0 && (msg[n] & 0xC0) == 0x80) {
+        n--; // do not cut a multi-byte character in two
+      }
       head.writeInt(1 + 2 + n).writeByte(Frame.ERROR).writeShort(e.code()).writeBytes(msg, 0, n);
     } else {
       head.release();
       throw new IllegalArgumentException("unknown frame " + f);
     }
     out.add(head);
+  }
+
+  /** Refuses frames the peer's decoder would reject, so that the sender, not the receiver, fails. */
+  private static void check(Frame f) {
+    if (f instanceof Frame.Meta m && m.data().readableBytes() > Frame.MAX_PART
+        || f instanceof Frame.Part p && p.data().readableBytes() > Frame.MAX_PART) {
+      throw new IllegalArgumentException("payload over " + Frame.MAX_PART + " bytes: " + f);
+    }
+    if (f instanceof Frame.Open o) {
+      int n = o.name().getBytes(StandardCharsets.UTF_8).length;
+      if (n < 1 || n > 255) {
+        throw new IllegalArgumentException("OPEN name of " + n + " bytes (1..255)");
+      }
+    }
+    if (f instanceof Frame.Stream s && s.firsts().length > MAX_STREAM_RANGES) {
+      throw new IllegalArgumentException("STREAM of " + s.firsts().length + " ranges, at most " + MAX_STREAM_RANGES
+          + " per frame");
+    }
   }
 }
