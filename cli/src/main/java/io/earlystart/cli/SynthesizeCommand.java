@@ -1,6 +1,11 @@
 package io.earlystart.cli;
 
+import io.earlystart.fetcher.ScheduledOverlayReader;
+import io.earlystart.fetcher.SchedulerOptions;
+import io.earlystart.fetcher.SegmentSource;
+import io.earlystart.fetcher.Sources;
 import io.earlystart.overlay.OverlayFile;
+import io.earlystart.overlay.OverlayReader;
 import io.earlystart.overlay.SynthesizeSummary;
 import io.earlystart.overlay.Synthesizer;
 import java.nio.file.Path;
@@ -20,8 +25,13 @@ final class SynthesizeCommand implements Callable<Integer> {
   @picocli.CommandLine.Mixin
   BaseImages base;
 
-  @Parameters(index = "0", paramLabel = "X.overlay", description = "The overlay.")
-  Path overlay;
+  @Parameters(index = "0", paramLabel = "SOURCE",
+      description = "The overlay: a file, es://host:port/NAME (earlystart serve) or an http(s):// URL.")
+  String source;
+
+  @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "60s", converter = DurationConverter.class,
+      description = "How long a network source may stay silent before synthesize fails (default: ${DEFAULT-VALUE}).")
+  java.time.Duration timeout;
 
   @Option(names = {"-o", "--output"}, required = true, paramLabel = "DIR", description = "Output directory.")
   Path outDir;
@@ -40,8 +50,8 @@ final class SynthesizeCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     ProgressBar bar = ProgressBar.forTerminal(quiet);
     SynthesizeSummary s;
-    try (OverlayFile file = OverlayFile.open(overlay)) {
-      s = Synthesizer.synthesize(file, base.disk, base.memory, outDir,
+    try (OverlayReader reader = open()) {
+      s = Synthesizer.synthesize(reader, base.disk, base.memory, outDir,
           threads != null ? threads : Runtime.getRuntime().availableProcessors(), !noSync, bar);
     } finally {
       bar.finish();
@@ -54,5 +64,20 @@ final class SynthesizeCommand implements Callable<Integer> {
       out.flush();
     }
     return 0;
+  }
+
+  /** A local file is read directly; anything else through the fetcher, streaming while we apply. */
+  private OverlayReader open() throws java.io.IOException {
+    if (!source.contains("://")) {
+      return OverlayFile.open(Path.of(source));
+    }
+    SegmentSource src = Sources.open(source);
+    try {
+      SchedulerOptions options = SchedulerOptions.DEFAULTS.withGiveUpAfter(timeout);
+      return new ScheduledOverlayReader(src, options, timeout);
+    } catch (java.io.IOException | RuntimeException e) {
+      src.close();
+      throw e;
+    }
   }
 }

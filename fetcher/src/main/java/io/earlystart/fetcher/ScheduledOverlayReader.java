@@ -65,7 +65,7 @@ public final class ScheduledOverlayReader implements OverlayReader {
   @Override
   public byte[] readSegment(Segment s) throws IOException {
     try {
-      scheduler.await(s.index(), segmentDeadline);
+      scheduler.awaitStreamed(s.index(), segmentDeadline);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new java.io.InterruptedIOException("interrupted while waiting for " + s);

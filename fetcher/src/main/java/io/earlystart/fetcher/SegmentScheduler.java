@@ -62,6 +62,8 @@ public final class SegmentScheduler implements Closeable {
   private final BitSet present;
   private final BitSet asked = new BitSet();
   private final BitSet demanded = new BitSet();
+  /** Arrived and queued for verification and apply, from any session: not to be asked for again. */
+  private final BitSet received = new BitSet();
   private final Map<Integer, CompletableFuture<Void>> waiting = new HashMap<>();
   private int[] attempts;
   private int cursor;
@@ -155,6 +157,18 @@ public final class SegmentScheduler implements Closeable {
 
   /** Completes once {@code segment} has been applied; shares one fetch with every other demand of it. */
   public CompletableFuture<Void> demand(int segment) {
+    return arrival(segment, true);
+  }
+
+  /**
+   * Completes once {@code segment} has been applied, without asking for it ahead of the stream: for a
+   * reader that follows the stream (synthesize), where a demand would only reshuffle what is coming.
+   */
+  public CompletableFuture<Void> streamed(int segment) {
+    return arrival(segment, false);
+  }
+
+  private CompletableFuture<Void> arrival(int segment, boolean jump) {
     synchronized (lock) {
       if (present.get(segment)) {
         return CompletableFuture.completedFuture(null);
@@ -166,7 +180,7 @@ public final class SegmentScheduler implements Closeable {
         return CompletableFuture.failedFuture(new IllegalArgumentException("no segment " + segment));
       }
       CompletableFuture<Void> f = waiting.computeIfAbsent(segment, k -> new CompletableFuture<>());
-      if (session != null && !demanded.get(segment)) {
+      if (jump && session != null && !demanded.get(segment)) {
         demanded.set(segment);
         demands++;
         session.demand(segment);
@@ -175,10 +189,20 @@ public final class SegmentScheduler implements Closeable {
     }
   }
 
-  /** Waits until {@code segment} has been applied, at most {@code deadline}. */
+  /** Demands {@code segment} and waits until it has been applied, at most {@code deadline}. */
   public void await(int segment, Duration deadline) throws IOException, InterruptedException {
+    await(demand(segment), segment, deadline);
+  }
+
+  /** Waits, at most {@code deadline}, until the stream has brought {@code segment} (no demand). */
+  public void awaitStreamed(int segment, Duration deadline) throws IOException, InterruptedException {
+    await(streamed(segment), segment, deadline);
+  }
+
+  private void await(CompletableFuture<Void> f, int segment, Duration deadline)
+      throws IOException, InterruptedException {
     try {
-      demand(segment).get(deadline.toNanos(), TimeUnit.NANOSECONDS);
+      f.get(deadline.toNanos(), TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
       throw new IOException("segment " + segment + " not fetched from " + source.describe() + " within "
           + deadline.toMillis() + " ms" + (lastError() != null ? " (last error: " + lastError().getMessage() + ")" : ""));
@@ -220,7 +244,7 @@ public final class SegmentScheduler implements Closeable {
     int size = 0;
     while (inFlight < options.windowBytes() && cursor < n) {
       int i = cursor++;
-      if (present.get(i) || asked.get(i) || demanded.get(i)) {
+      if (present.get(i) || asked.get(i) || demanded.get(i) || received.get(i)) {
         continue;
       }
       asked.set(i);
@@ -248,7 +272,8 @@ public final class SegmentScheduler implements Closeable {
   private void onSegment(long gen, int index, byte[] frame) {
     Segment seg;
     synchronized (lock) {
-      if (closed || fatal != null || gen != generation) {
+      // a segment that arrived whole is good whatever became of its session since
+      if (closed || fatal != null) {
         return;
       }
       if (index < 0 || index >= attempts.length) {
@@ -277,6 +302,7 @@ public final class SegmentScheduler implements Closeable {
     }
     CompletableFuture<Void> f;
     synchronized (lock) {
+      received.clear(index);
       present.set(index);
       fetched++;
       bytes += frame.length;
@@ -294,6 +320,7 @@ public final class SegmentScheduler implements Closeable {
 
   private void rejected(Segment seg, int length) {
     synchronized (lock) {
+      received.clear(seg.index());
       int tries = ++attempts[seg.index()];
       retries++;
       String what = seg + " from " + source.describe() + " failed verification ("
@@ -374,8 +401,10 @@ public final class SegmentScheduler implements Closeable {
       reconnects++;
       backoffMillis = options.backoffMin().toMillis();
       for (Integer k : waiting.keySet()) {
-        demanded.set(k);
-        s.demand(k);
+        if (!received.get(k)) {
+          demanded.set(k);
+          s.demand(k);
+        }
       }
       topUp();
     }
@@ -436,6 +465,11 @@ public final class SegmentScheduler implements Closeable {
 
     @Override
     public void segment(int index, byte[] frame) {
+      synchronized (lock) {
+        if (attempts != null && index >= 0 && index < attempts.length && !present.get(index)) {
+          received.set(index);
+        }
+      }
       try {
         applyThread.execute(() -> onSegment(gen, index, frame));
       } catch (java.util.concurrent.RejectedExecutionException e) {

@@ -9,11 +9,11 @@ import java.nio.file.Path;
 import java.util.Random;
 
 /** Small seeded overlays with many segments, for fetcher tests. */
-final class TestOverlays {
+public final class TestOverlays {
   private TestOverlays() {}
 
   /** Base and customised images of {@code chunks} 4 KiB chunks with a third changed; returns the overlay. */
-  static Path make(Path dir, long seed, int chunks, int segmentSize) throws IOException, InterruptedException {
+  public static Path make(Path dir, long seed, int chunks, int segmentSize) throws IOException, InterruptedException {
     Random r = new Random(seed);
     byte[] base = new byte[chunks * 4096];
     r.nextBytes(base);
