@@ -56,7 +56,8 @@ final class ServeCommand implements Callable<Integer> {
     }, "earlystart-serve-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
     var out = spec.commandLine().getOut();
-    out.printf("serving %d overlays from %s on %s:%d%n", server.overlayCount(), dir, server.host(), server.port());
+    out.printf("serving %d overlay%s from %s on %s:%d%n", server.overlayCount(), server.overlayCount() == 1 ? "" : "s",
+        dir, server.host(), server.port());
     out.flush();
     stopped.await();
     return 0;

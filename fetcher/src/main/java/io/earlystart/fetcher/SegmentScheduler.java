@@ -412,6 +412,10 @@ public final class SegmentScheduler implements Closeable {
 
   /** Stops fetching for good: every wait fails with {@code cause}. */
   private void fail(Throwable cause) {
+    fail(cause, true);
+  }
+
+  private void fail(Throwable cause, boolean warn) {
     Map<Integer, CompletableFuture<Void>> failed;
     synchronized (lock) {
       if (fatal != null) {
@@ -425,7 +429,9 @@ public final class SegmentScheduler implements Closeable {
         session = null;
       }
     }
-    LOG.warn("fetching from {} stopped: {}", source.describe(), cause.getMessage());
+    if (warn) {
+      LOG.warn("fetching from {} stopped: {}", source.describe(), cause.getMessage());
+    }
     failed.values().forEach(f -> f.completeExceptionally(cause));
     all.completeExceptionally(cause);
   }
@@ -445,7 +451,7 @@ public final class SegmentScheduler implements Closeable {
       }
       closed = true;
     }
-    fail(new IOException("fetching from " + source.describe() + " was stopped"));
+    fail(new IOException("fetching from " + source.describe() + " was stopped"), false);
     control.shutdownNow();
     applyThread.shutdownNow();
     try {
