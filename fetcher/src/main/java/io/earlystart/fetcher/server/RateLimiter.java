@@ -2,14 +2,19 @@ package io.earlystart.fetcher.server;
 
 /**
  * One token bucket shared by every connection of a server: {@code --rate} emulates one link, not one
- * per client. A sender asks for the bytes of the frame it is about to write; when the bucket holds too
- * few tokens it is told how long to wait and reschedules itself on its event loop (nothing sleeps).
- * The bucket holds at most {@link #BURST} bytes, so a demand never waits behind a large burst of
- * background bytes that was granted before it arrived. Thread-safe (one short lock).
+ * per client. A sender asks for the bytes of the frame it is about to write; it may send as soon as the
+ * bucket is not in debt, and the frame's bytes are then taken even if that puts the bucket in debt;
+ * otherwise it is told how long until the debt is paid and reschedules itself on its event loop
+ * (nothing sleeps). Debt rather than a full-frame threshold matters at high rates: the event loop
+ * wakes up with about a millisecond of granularity, longer than one 64 KiB part at 1 Gbit/s, and
+ * tokens that accrue while a sender oversleeps must not be thrown away. The bucket holds at most
+ * {@link #CAPACITY} spare bytes, which only an idle link can accumulate; while the stream saturates the
+ * link the bucket hovers around zero, so a demand waits behind at most the part being sent.
+ * Thread-safe (one short lock).
  */
 final class RateLimiter {
-  /** Largest burst: one full part and its frame header. */
-  static final long BURST = (64 << 10) + 64;
+  /** Spare bytes an idle link may bank: enough to cover an oversleep of a few parts' time. */
+  static final long CAPACITY = 4 * ((64 << 10) + 64);
 
   private final long bytesPerSecond;
   private double tokens;
@@ -18,7 +23,7 @@ final class RateLimiter {
   /** @param bytesPerSecond 0 = unlimited */
   RateLimiter(long bytesPerSecond) {
     this.bytesPerSecond = bytesPerSecond;
-    this.tokens = BURST;
+    this.tokens = 0;
     this.lastNanos = System.nanoTime();
   }
 
@@ -27,21 +32,20 @@ final class RateLimiter {
   }
 
   /**
-   * Takes {@code bytes} tokens if the bucket holds them and returns 0; otherwise takes nothing and
-   * returns the nanoseconds after which it will hold them (at least 1).
+   * Takes {@code bytes} tokens and returns 0 when the bucket is not in debt; otherwise takes nothing
+   * and returns the nanoseconds until the debt is paid (at least 1).
    */
   synchronized long tryAcquire(int bytes) {
     if (bytesPerSecond == 0) {
       return 0;
     }
     long now = System.nanoTime();
-    tokens = Math.min(BURST, tokens + (now - lastNanos) * (bytesPerSecond / 1e9));
+    tokens = Math.min(CAPACITY, tokens + (now - lastNanos) * (bytesPerSecond / 1e9));
     lastNanos = now;
-    double need = Math.min(bytes, BURST);
-    if (tokens >= need) {
-      tokens -= need;
+    if (tokens >= 0) {
+      tokens -= bytes;
       return 0;
     }
-    return Math.max(1, (long) Math.ceil((need - tokens) * 1e9 / bytesPerSecond));
+    return Math.max(1, (long) Math.ceil(-tokens * 1e9 / bytesPerSecond));
   }
 }
