@@ -106,4 +106,16 @@ class SynthesizeFromSourcesIT {
       assertTrue(proxy.connections() >= 2, "the damage never cost a connection: " + proxy.connections());
     }
   }
+
+  @Test
+  void aStalledStreamResumesWithoutWrongBytes() throws Exception {
+    try (OverlayServer server = serve(0, 0);
+        FaultyProxy proxy = new FaultyProxy(new InetSocketAddress("127.0.0.1", server.port()))) {
+      long len = Files.size(overlay);
+      proxy.plan(Fault.stall(len / 2, 700));
+      long t = System.nanoTime();
+      synthesizeFrom("es://127.0.0.1:" + proxy.port() + "/app", dir.resolve("out-stall"));
+      assertTrue(System.nanoTime() - t >= TimeUnit.MILLISECONDS.toNanos(600), "the stall never happened");
+    }
+  }
 }
