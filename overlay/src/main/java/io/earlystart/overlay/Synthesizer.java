@@ -82,7 +82,7 @@ public final class Synthesizer {
       }
       long total = m.imageSize(Image.DISK) + m.imageSize(Image.MEMORY) + m.dataLength();
       AtomicLong done = ticker.start("synthesize", total);
-      List<Future<?>> tasks = new ArrayList<>();
+      List<Future<?>> tasks = new java.util.LinkedList<>();
       for (ImageAssembler a : out) {
         long chunks = a.chunkCount();
         long per = Math.max(4096, (chunks + 8L * threads - 1) / (8L * threads));
@@ -208,9 +208,11 @@ public final class Synthesizer {
           inFlight.release();
         }
       }));
-      for (Future<?> f : tasks) {
+      for (java.util.Iterator<Future<?>> it = tasks.iterator(); it.hasNext(); ) {
+        Future<?> f = it.next();
         if (f.isDone()) {
           Futures.get(f); // fail fast on the first broken segment
+          it.remove(); // keeps this scan short on overlays with many segments
         }
       }
     }
