@@ -1,0 +1,251 @@
+package io.earlystart.fusefs;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import ru.serce.jnrfuse.AbstractFuseFS;
+
+/**
+ * One live FUSE mount: runs jnr-fuse's <em>blocking</em> mount on a dedicated daemon thread, checks
+ * readiness itself, and unmounts in {@link #close()}.
+ *
+ * <p>Why not jnr-fuse's non-blocking mount: {@code AbstractFuseFS.mount(path, false, ...)} always
+ * waits 2 s for {@code fuse_main_real} to return (it returns only at unmount or on failure) and treats
+ * that timeout as success. So it costs a fixed 2 s per mount and still proves nothing. Running the
+ * blocking mount on our own thread costs ~20 ms, and an early return of the loop (bad option, no
+ * /dev/fuse) is seen at once. A mount is ready when {@code /proc/self/mountinfo} lists the mount point with a
+ * {@code fuse.*} type <em>and</em> a {@code stat} of the mount point (answered by our
+ * {@code getattr}) shows a device other than its parent's.
+ *
+ * <p>Default options ({@link #DEFAULT_OPTIONS}), chosen for QEMU on libfuse 2.9 (see
+ * native-notes/FUSE.md): {@code kernel_cache}, {@code max_read=131072}, {@code auto_unmount}
+ * (a killed JVM leaves no stale mount), long attribute/entry timeouts. Not {@code ro}: read-only is
+ * enforced by {@link ImageFs#open} so that the later write path needs no option change. Never {@code direct_io}: it makes {@code mmap(MAP_SHARED)} fail with
+ * ENODEV, which breaks {@code memory-backend-file,share=on}.
+ *
+ * <p>Not thread-safe; one owner mounts and closes. {@link #close()} is idempotent.
+ */
+public final class Mounts implements AutoCloseable {
+
+    /** Mount options for a read-only image file system under libfuse 2.9. */
+    public static final List<String> DEFAULT_OPTIONS = List.of(
+            "kernel_cache", "max_read=131072", "auto_unmount",
+            "entry_timeout=3600", "attr_timeout=3600", "negative_timeout=3600");
+
+    private static final Logger log = LoggerFactory.getLogger(Mounts.class);
+    private static final Path MOUNTINFO = Path.of("/proc/self/mountinfo");
+    private static final long POLL_MILLIS = 10;
+
+    private final AbstractFuseFS fs;
+    private final Path mountPoint;
+    /** Completes when {@code fuse_main_real} returns: normally after unmount, early on failure. */
+    private final CompletableFuture<Void> loopExit = new CompletableFuture<>();
+    private final Duration unmountDeadline;
+    private boolean closed;
+
+    private Mounts(AbstractFuseFS fs, Path mountPoint, Duration unmountDeadline) {
+        this.fs = fs;
+        this.mountPoint = mountPoint;
+        this.unmountDeadline = unmountDeadline;
+    }
+
+    /** {@link #mount(AbstractFuseFS, Path, List, Duration)} with {@link #DEFAULT_OPTIONS}. */
+    public static Mounts mount(AbstractFuseFS fs, Path mountPoint, Duration readyDeadline)
+            throws IOException {
+        return mount(fs, mountPoint, DEFAULT_OPTIONS, readyDeadline);
+    }
+
+    /**
+     * Cleans a stale mount at {@code mountPoint}, mounts {@code fs} there and waits until the mount
+     * answers, at most {@code readyDeadline}.
+     *
+     * @param options libfuse {@code -o} options, each without the {@code -o}
+     * @throws IOException if the mount point is not a directory, a stale mount cannot be removed, or
+     *     the mount is not ready by the deadline (it is then unmounted again)
+     */
+    public static Mounts mount(AbstractFuseFS fs, Path mountPoint, List<String> options,
+            Duration readyDeadline) throws IOException {
+        Path mp = mountPoint.toAbsolutePath().normalize();
+        if (!Files.isDirectory(mp)) {
+            throw new IOException("mount point is not a directory: " + mp);
+        }
+        cleanStale(mp);
+        String[] args = options.isEmpty()
+                ? new String[0]
+                : new String[] {"-o", String.join(",", options)};
+        Mounts m = new Mounts(fs, mp, readyDeadline);
+        Thread loop = new Thread(() -> m.runLoop(args), "fuse-loop " + mp.getFileName());
+        loop.setDaemon(true);
+        loop.start();
+        try {
+            m.awaitReady(readyDeadline);
+        } catch (IOException | RuntimeException | Error e) {
+            m.closeQuietly(e);
+            throw e;
+        }
+        log.info("mounted {} with -o {}", mp, String.join(",", options));
+        return m;
+    }
+
+    /** The absolute, normalised mount point. */
+    public Path mountPoint() {
+        return mountPoint;
+    }
+
+    /**
+     * Unmounts (jnr-fuse: {@code fuse_exit}, then {@code fusermount -u -z}) and waits until the
+     * kernel no longer lists the mount point; falls back to {@code fusermount -u -z} itself.
+     *
+     * @throws IOException if the mount point is still listed after the deadline
+     */
+    @Override
+    public void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            fs.umount();
+        } catch (RuntimeException e) {
+            log.warn("jnr-fuse umount of {} failed, trying fusermount: {}", mountPoint, e.toString());
+        }
+        long deadline = System.nanoTime() + unmountDeadline.toNanos();
+        while (isMounted(mountPoint)) {
+            if (System.nanoTime() - deadline > 0) {
+                fusermountLazy(mountPoint);
+                if (isMounted(mountPoint)) {
+                    throw new IOException("still mounted after unmount: " + mountPoint);
+                }
+                break;
+            }
+            sleep();
+        }
+        try {
+            loopExit.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            log.warn("FUSE loop for {} still running after unmount", mountPoint);
+        } catch (ExecutionException e) {
+            log.debug("FUSE loop for {} ended with {}", mountPoint, e.getCause().toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        log.info("unmounted {}", mountPoint);
+    }
+
+    /** Whether {@code /proc/self/mountinfo} lists {@code mountPoint} as a mount point. */
+    public static boolean isMounted(Path mountPoint) throws IOException {
+        String want = mountPoint.toAbsolutePath().normalize().toString();
+        for (String line : Files.readAllLines(MOUNTINFO, StandardCharsets.UTF_8)) {
+            String[] f = line.split(" ");
+            if (f.length > 4 && unescape(f[4]).equals(want)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Removes a mount left at {@code mountPoint} by a dead process ({@code fusermount -u -z}). */
+    public static void cleanStale(Path mountPoint) throws IOException {
+        if (isMounted(mountPoint)) {
+            log.warn("stale mount at {}, unmounting it", mountPoint);
+            fusermountLazy(mountPoint);
+            if (isMounted(mountPoint)) {
+                throw new IOException("cannot remove stale mount at " + mountPoint);
+            }
+        }
+    }
+
+    /** Runs the FUSE loop on this (dedicated) thread until unmount. */
+    private void runLoop(String[] args) {
+        try {
+            fs.mount(mountPoint, true, false, args);
+            loopExit.complete(null);
+        } catch (Throwable t) {
+            loopExit.completeExceptionally(t);
+        }
+    }
+
+    private void awaitReady(Duration readyDeadline) throws IOException {
+        long deadline = System.nanoTime() + readyDeadline.toNanos();
+        Object parentDev = Files.getAttribute(mountPoint.getParent(), "unix:dev");
+        while (true) {
+            if (loopExit.isDone()) {
+                throw new IOException("FUSE loop ended before the mount was ready: " + mountPoint,
+                        loopExit.handle((v, t) -> t).join());
+            }
+            if (isMounted(mountPoint)
+                    && !parentDev.equals(Files.getAttribute(mountPoint, "unix:dev"))) {
+                return;
+            }
+            if (System.nanoTime() - deadline > 0) {
+                throw new IOException("mount not ready after " + readyDeadline.toMillis()
+                        + " ms: " + mountPoint);
+            }
+            sleep();
+        }
+    }
+
+    private void closeQuietly(Throwable cause) {
+        try {
+            close();
+        } catch (IOException | RuntimeException e) {
+            cause.addSuppressed(e);
+        }
+    }
+
+    private static void fusermountLazy(Path mountPoint) throws IOException {
+        Process p = new ProcessBuilder("fusermount", "-u", "-z", mountPoint.toString())
+                .redirectErrorStream(true)
+                .start();
+        try {
+            if (!p.waitFor(5, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new IOException("fusermount -u -z " + mountPoint + " did not finish in 5 s");
+            }
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+            if (p.exitValue() != 0) {
+                log.warn("fusermount -u -z {} exited {}: {}", mountPoint, p.exitValue(), out);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while unmounting " + mountPoint, e);
+        }
+    }
+
+    /** Decodes the octal escapes (backslash and three octal digits, e.g. a space) of /proc/self/mountinfo. */
+    static String unescape(String s) {
+        if (s.indexOf('\\') < 0) {
+            return s;
+        }
+        byte[] raw = s.getBytes(StandardCharsets.UTF_8);
+        ByteArrayOutputStream out = new ByteArrayOutputStream(raw.length);
+        for (int i = 0; i < raw.length; i++) {
+            if (raw[i] == '\\' && i + 3 < raw.length) {
+                out.write(Integer.parseInt(new String(raw, i + 1, 3, StandardCharsets.US_ASCII), 8));
+                i += 3;
+            } else {
+                out.write(raw[i]);
+            }
+        }
+        return out.toString(StandardCharsets.UTF_8);
+    }
+
+    private static void sleep() throws IOException {
+        try {
+            Thread.sleep(POLL_MILLIS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+    }
+}
