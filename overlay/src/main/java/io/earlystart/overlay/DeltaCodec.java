@@ -1,14 +1,12 @@
 package io.earlystart.overlay;
 
 import com.github.luben.zstd.ZstdCompressCtx;
-import com.github.luben.zstd.ZstdDecompressCtx;
 import com.github.luben.zstd.ZstdDictContentType;
-import com.github.luben.zstd.ZstdException;
 
 /**
- * DELTA payloads: a chunk compressed by zstd with the base chunk at the same offset as raw-content
+ * Encodes DELTA payloads ({@link DeltaDecoder} decodes them): a chunk compressed by zstd with the base chunk at the same offset as raw-content
  * dictionary, as a magicless frame without checksum or dictionary id (the segment's SHA-256 already
- * covers it). One instance per thread: it owns two native contexts. Not thread-safe.
+ * covers it). One instance per thread: it owns three native compression contexts. Not thread-safe.
  */
 public final class DeltaCodec implements AutoCloseable {
   /** Level of the quick trial that decides whether a delta is worth making at the full level. */
@@ -17,7 +15,6 @@ public final class DeltaCodec implements AutoCloseable {
   private final ZstdCompressCtx deltaCtx = new ZstdCompressCtx();
   private final ZstdCompressCtx trialDeltaCtx = new ZstdCompressCtx();
   private final ZstdCompressCtx trialPlainCtx = new ZstdCompressCtx();
-  private final ZstdDecompressCtx decompressCtx = new ZstdDecompressCtx();
   private final byte[] scratch = new byte[2 * Manifest.CHUNK_SIZE + 128];
 
   public DeltaCodec(int level) {
@@ -27,7 +24,6 @@ public final class DeltaCodec implements AutoCloseable {
     for (ZstdCompressCtx c : new ZstdCompressCtx[] {deltaCtx, trialDeltaCtx, trialPlainCtx}) {
       c.setMagicless(true).setChecksum(false).setDictID(false).setContentSize(false);
     }
-    decompressCtx.setMagicless(true);
   }
 
   /**
@@ -53,29 +49,10 @@ public final class DeltaCodec implements AutoCloseable {
     return java.util.Arrays.copyOf(scratch, n);
   }
 
-  /**
-   * Decodes a delta into {@code out[0..len)}.
-   *
-   * @throws CorruptOverlayException if it does not decode to exactly {@code len} bytes
-   */
-  public void decode(byte[] src, int off, int srcLen, byte[] base, byte[] out, int len, String where)
-      throws CorruptOverlayException {
-    try {
-      decompressCtx.loadDict(base, ZstdDictContentType.RAW_CONTENT);
-      int n = decompressCtx.decompressByteArray(out, 0, len, src, off, srcLen);
-      if (n != len) {
-        throw new CorruptOverlayException(where, -1, "delta decodes to " + n + " bytes, chunk has " + len);
-      }
-    } catch (ZstdException e) {
-      throw new CorruptOverlayException(where, -1, "delta does not decode: " + e.getMessage());
-    }
-  }
-
   @Override
   public void close() {
     deltaCtx.close();
     trialDeltaCtx.close();
     trialPlainCtx.close();
-    decompressCtx.close();
   }
 }

@@ -199,7 +199,7 @@ public final class Synthesizer {
       byte[] frame = overlay.readSegment(s);
       inFlight.acquire();
       tasks.add(pool.submit(() -> {
-        try (ZstdDecompressCtx ctx = new ZstdDecompressCtx(); DeltaCodec delta = new DeltaCodec(1)) {
+        try (ZstdDecompressCtx ctx = new ZstdDecompressCtx(); DeltaDecoder delta = new DeltaDecoder()) {
           apply(overlay.describe(), SegmentCodec.decode(ctx, frame, s, overlay.describe()), s, refs, bases, out,
               delta);
           done.addAndGet(s.length());
@@ -224,7 +224,7 @@ public final class Synthesizer {
    * as one run straight from the body: one write instead of one a chunk.
    */
   private static void apply(String source, SegmentCodec.Payloads payloads, Segment s, PayloadRefs refs,
-      ImageFile[] bases, ImageAssembler[] out, DeltaCodec delta) throws IOException {
+      ImageFile[] bases, ImageAssembler[] out, DeltaDecoder delta) throws IOException {
     byte[] base = new byte[CS];
     byte[] chunk = new byte[CS];
     byte[] body = payloads.body();
