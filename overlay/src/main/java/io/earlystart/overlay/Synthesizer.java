@@ -58,7 +58,7 @@ public final class Synthesizer {
       for (Image image : Image.values()) {
         bases[image.ordinal()] = ImageFile.open(basePaths[image.ordinal()], image.baseName);
       }
-      BaseIndex[] index = checkBases(m, basePaths, bases, pool);
+      BaseIndex[] index = BaseCheck.check(m, basePaths, new long[] {bases[0].size(), bases[1].size()}, pool);
       LOG.debug("bases checked after {} ms", (System.nanoTime() - started) / 1_000_000);
       if (!Files.isDirectory(outDir)) {
         Files.createDirectories(outDir);
@@ -162,32 +162,6 @@ public final class Synthesizer {
     for (Future<?> f : syncs) {
       Futures.get(f);
     }
-  }
-
-  /** Sizes first (cheap, clear), then SHA-256 of both bases (cached beside them, see BaseIndex). */
-  private static BaseIndex[] checkBases(Manifest m, Path[] paths, ImageFile[] bases, ExecutorService pool)
-      throws IOException, InterruptedException {
-    for (Image image : Image.values()) {
-      BaseRef want = m.base(image);
-      long have = bases[image.ordinal()].size();
-      if (have != want.size()) {
-        throw new BaseMismatchException("wrong " + image.baseName + " " + paths[image.ordinal()] + ": it is " + have
-            + " bytes, the overlay was made against a " + image.baseName + " of " + want.size() + " bytes (sha256 "
-            + Hex.of(want.sha256()) + ")");
-      }
-    }
-    Future<BaseIndex> disk = pool.submit(() -> BaseIndex.loadOrBuild(paths[0], Image.DISK.baseName));
-    BaseIndex[] have = {null, BaseIndex.loadOrBuild(paths[1], Image.MEMORY.baseName)};
-    have[0] = Futures.get(disk);
-    for (Image image : Image.values()) {
-      byte[] want = m.base(image).sha256();
-      byte[] got = have[image.ordinal()].ref().sha256();
-      if (!Arrays.equals(want, got)) {
-        throw new BaseMismatchException("wrong " + image.baseName + " " + paths[image.ordinal()] + ": its sha256 is "
-            + Hex.of(got) + ", the overlay needs " + Hex.of(want));
-      }
-    }
-    return have;
   }
 
   private static void applySegments(OverlayReader overlay, Manifest m, ImageFile[] bases, ImageAssembler[] out,

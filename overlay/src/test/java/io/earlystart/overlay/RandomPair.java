@@ -10,13 +10,13 @@ import java.util.Random;
  * chunks, copies of base disk and base memory chunks at other offsets, self duplicates, small in-place
  * edits (delta material) and new random chunks. Sizes need not be multiples of 4 KiB.
  */
-final class RandomPair {
+public final class RandomPair {
   static final int CS = Manifest.CHUNK_SIZE;
 
-  final Path baseDisk;
-  final Path baseMemory;
-  final Path disk;
-  final Path memory;
+  public final Path baseDisk;
+  public final Path baseMemory;
+  public final Path disk;
+  public final Path memory;
 
   private RandomPair(Path dir) {
     baseDisk = dir.resolve("base-disk.img");
@@ -25,7 +25,7 @@ final class RandomPair {
     memory = dir.resolve("memory.img");
   }
 
-  static RandomPair create(Path dir, long seed, int baseDiskSize, int diskSize, int memorySize) throws IOException {
+  public static RandomPair create(Path dir, long seed, int baseDiskSize, int diskSize, int memorySize) throws IOException {
     Random r = new Random(seed);
     RandomPair p = new RandomPair(dir);
     byte[] bd = structured(r, baseDiskSize);
