@@ -73,6 +73,7 @@ public final class SegmentScheduler implements Closeable {
   private Throwable lastError;
   private Throwable fatal;
   private boolean closed;
+  private boolean streaming;
   private int fetched;
   private long bytes;
   private long demands;
@@ -105,6 +106,17 @@ public final class SegmentScheduler implements Closeable {
    * @return the overlay's verified head
    */
   public OverlayHead start() throws IOException {
+    OverlayHead h = connect();
+    startStream();
+    return h;
+  }
+
+  /**
+   * Opens the first session (within the open timeout) and returns the verified head, without starting
+   * the background stream: demands are served at once, the stream waits for {@link #startStream()}
+   * (a mount checks its bases and mounts in between).
+   */
+  public OverlayHead connect() throws IOException {
     SegmentSource.Session s;
     long gen;
     synchronized (lock) {
@@ -118,10 +130,39 @@ public final class SegmentScheduler implements Closeable {
       session = s;
       lastProgressNanos = System.nanoTime();
       backoffMillis = options.backoffMin().toMillis();
-      topUp();
       finishIfComplete();
     }
     return head;
+  }
+
+  /**
+   * Counts {@code segments} as applied already (a remounted cache), after {@link #connect()} and
+   * before {@link #startStream()}: they are neither streamed nor demanded.
+   */
+  public void assumePresent(BitSet segments) {
+    synchronized (lock) {
+      if (attempts == null) {
+        throw new IllegalStateException("not connected");
+      }
+      present.or(segments);
+      present.clear(attempts.length, Math.max(attempts.length, present.length()));
+      finishIfComplete();
+    }
+  }
+
+  /** Segments applied so far, including those assumed present. */
+  public int presentCount() {
+    synchronized (lock) {
+      return present.cardinality();
+    }
+  }
+
+  /** Starts (or keeps) the background stream after {@link #connect()}. Idempotent. */
+  public void startStream() {
+    synchronized (lock) {
+      streaming = true;
+      topUp();
+    }
   }
 
   public OverlayHead head() {
@@ -228,7 +269,8 @@ public final class SegmentScheduler implements Closeable {
     }
   }
 
-  private Throwable lastError() {
+  /** The last error that cost a session or a connection attempt, or null (for status displays). */
+  public Throwable lastError() {
     synchronized (lock) {
       return lastError;
     }
@@ -236,7 +278,7 @@ public final class SegmentScheduler implements Closeable {
 
   /** Asks for more of the background stream while less than the window is in flight. Under lock. */
   private void topUp() {
-    if (session == null || attempts == null) {
+    if (!streaming || session == null || attempts == null) {
       return;
     }
     int n = attempts.length;

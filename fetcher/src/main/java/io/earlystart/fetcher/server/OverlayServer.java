@@ -64,6 +64,7 @@ public final class OverlayServer implements Closeable {
   private final EventLoopGroup workers;
   private final ChannelGroup channels = new DefaultChannelGroup("earlystart-serve", GlobalEventExecutor.INSTANCE);
   private final Channel listener;
+  private boolean closed;
 
   private OverlayServer(ServerOptions options, Catalog catalog) throws IOException {
     this.options = options;
@@ -78,6 +79,8 @@ public final class OverlayServer implements Closeable {
     workers = new MultiThreadIoEventLoopGroup(0, new DefaultThreadFactory("es-serve", true),
         NioIoHandler.newFactory());
     ServerBootstrap b = new ServerBootstrap().group(boss, workers).channel(NioServerSocketChannel.class)
+        // a restarted server may bind again while its old connections sit in TIME_WAIT
+        .option(ChannelOption.SO_REUSEADDR, true)
         .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(WATER_LOW, WATER_HIGH))
         .childOption(ChannelOption.SO_SNDBUF, WATER_HIGH)
         .childOption(ChannelOption.TCP_NODELAY, true)
@@ -125,6 +128,25 @@ public final class OverlayServer implements Closeable {
     return ((InetSocketAddress) listener.localAddress()).getHostString();
   }
 
+  /**
+   * How many times each segment of overlay {@code name} has been sent whole since the server started
+   * (by stream or demand, to any client): the server's access log, for tests and benchmarks that check
+   * what a client asked for.
+   *
+   * @throws IllegalArgumentException if no overlay is served under {@code name}
+   */
+  public int[] segmentsSent(String name) {
+    Served s = catalog.find(name);
+    if (s == null) {
+      throw new IllegalArgumentException("no overlay " + name);
+    }
+    int[] counts = new int[s.sent().length()];
+    for (int i = 0; i < counts.length; i++) {
+      counts[i] = s.sent().get(i);
+    }
+    return counts;
+  }
+
   /** How many overlays are served. */
   public int overlayCount() {
     return catalog.all.size();
@@ -134,8 +156,15 @@ public final class OverlayServer implements Closeable {
     return options;
   }
 
+  /** Stops listening, closes every connection and waits for the event loops to end. Idempotent. */
   @Override
   public void close() {
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+    }
     listener.close().syncUninterruptibly();
     channels.close().syncUninterruptibly();
     shutdown();
@@ -143,15 +172,19 @@ public final class OverlayServer implements Closeable {
   }
 
   private void shutdown() {
-    boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    // wait for both loops: the JDK closes a registered listening socket only when its selector lets
+    // go of it, and a restarted server on the same port must find the port free
+    var b = boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    b.syncUninterruptibly();
   }
 
   /**
    * One served overlay: the verified file, a channel for positional reads, and its head bytes (header,
    * stored manifest and attachments: everything before the first segment).
    */
-  record Served(String name, OverlayFile file, FileChannel channel, byte[] head) {
+  record Served(String name, OverlayFile file, FileChannel channel, byte[] head,
+      java.util.concurrent.atomic.AtomicIntegerArray sent) {
     OverlayHeader header() {
       return file.header();
     }
@@ -224,7 +257,8 @@ public final class OverlayServer implements Closeable {
             throw new IOException(f + ": truncated head");
           }
         }
-        return new Served(f.getFileName().toString(), file, ch, head);
+        return new Served(f.getFileName().toString(), file, ch, head,
+            new java.util.concurrent.atomic.AtomicIntegerArray(file.manifest().segments().size()));
       } catch (IOException | RuntimeException e) {
         file.close();
         if (ch != null) {

@@ -290,6 +290,7 @@ final class ServerHandler extends ChannelInboundHandlerAdapter {
     ctx.writeAndFlush(new Frame.Part(c.segment, c.offset, data));
     c.offset += n;
     if (c.offset >= s.length()) {
+      overlay.sent().incrementAndGet(c.segment);
       if (c == streaming) {
         streaming = null;
       } else {
