@@ -34,6 +34,8 @@ public final class Errno {
      *       {@link ClosedByInterruptException}: {@code -EINTR}, and the current thread's interrupt
      *       flag is set again;
      *   <li>{@link NoSuchFileException}: {@code -ENOENT};
+     *   <li>a write outside an image, or a full cache file system ("No space left on device"):
+     *       {@code -ENOSPC};
      *   <li>anything else, corruption ({@code CorruptOverlayException extends IOException}) and
      *       {@link Error}s included: {@code -EIO}.
      * </ul>
@@ -54,6 +56,11 @@ public final class Errno {
         }
         if (c instanceof NoSuchFileException) {
             return -ErrorCodes.ENOENT();
+        }
+        if (c instanceof EarlyImage.ImageBoundsException
+                || (c instanceof java.io.IOException && c.getMessage() != null
+                        && c.getMessage().contains("No space left on device"))) {
+            return -ErrorCodes.ENOSPC();
         }
         return -ErrorCodes.EIO();
     }

@@ -3,6 +3,9 @@ package io.earlystart.fusefs;
 import java.nio.ByteBuffer;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import jnr.ffi.Struct;
 import jnr.ffi.Pointer;
 import jnr.ffi.Runtime;
 import jnr.ffi.types.off_t;
@@ -17,8 +20,9 @@ import ru.serce.jnrfuse.struct.FuseFileInfo;
 import ru.serce.jnrfuse.struct.Statvfs;
 
 /**
- * A thin jnr-fuse adapter that shows a fixed set of read-only files, one per {@link ReadableImage},
- * in the root directory of the mount. It only translates: no caching, no policy.
+ * A thin jnr-fuse adapter that shows a fixed set of files in the root directory of the mount: one per
+ * {@link ReadableImage} (writable when it is a {@link WritableImage}), and small {@link DynamicFile}s
+ * made anew at each open. It only translates: no caching, no policy.
  *
  * <p>Every callback catches {@link Throwable} and returns {@link Errno#of(Throwable)}, because jffi
  * would turn an escaped exception into 0 (end of file, or success).
@@ -37,38 +41,76 @@ public final class ImageFs extends FuseStubFS {
     private static final int O_RDONLY = 0;
     private static final int BLOCK = 4096;
 
+    /**
+     * Offset of libfuse 2's {@code fuse_file_info} bit field ({@code direct_io:1, keep_cache:1, ...}): the
+     * 32 bits just before {@code fh} (x86-64: flags 0, fh_old 8, writepage 16, bits 20, fh 24). jnr-fuse
+     * declares those bits as padding, so they are set through the struct's memory.
+     */
+    private static final int DIRECT_IO_BIT = 1;
+
     private final String[] names;
     private final ReadableImage[] images;
+    private final DynamicFile[] dynamic;
     private final Map<String, Integer> indexByPath = new TreeMap<>();
     private final long totalBytes;
     private final ScratchPool scratch = new ScratchPool();
+    /** Open dynamic files: file handle (above the image indexes) to the content seen at open. */
+    private final Map<Long, byte[]> snapshots = new ConcurrentHashMap<>();
+    private final AtomicLong nextHandle = new AtomicLong(1L << 32);
 
     /** A direct buffer and the jnr {@link Pointer} over it, made once and reused. */
+    /**
+     * A direct buffer and a jnr {@link Pointer} at its <em>address</em>, made once and reused. Not
+     * {@code Pointer.wrap(runtime, buffer)}: that makes a buffer-backed pointer, and jnr copies between
+     * it and the FUSE buffer one byte at a time (and within the buffer's current limit); a pointer at
+     * the address is a native one, and {@code transferTo/From} between two native pointers is a memcpy.
+     */
     static final class Scratch {
         final ByteBuffer buffer = ByteBuffer.allocateDirect(SCRATCH_BYTES);
-        final Pointer pointer = Pointer.wrap(Runtime.getSystemRuntime(), buffer);
+        final Pointer pointer = Pointer.wrap(Runtime.getSystemRuntime(),
+                com.kenai.jffi.MemoryIO.getInstance().getDirectBufferAddress(buffer));
     }
 
     /**
      * @param files file name (no '/') to image; iteration order is the directory listing order
      */
     public ImageFs(Map<String, ? extends ReadableImage> files) {
-        names = new String[files.size()];
-        images = new ReadableImage[files.size()];
+        this(files, Map.of());
+    }
+
+    /**
+     * @param files file name (no '/') to image; listed first, in iteration order
+     * @param dynamicFiles file name to a file made anew at each open; listed after the images
+     */
+    public ImageFs(Map<String, ? extends ReadableImage> files, Map<String, ? extends DynamicFile> dynamicFiles) {
+        int n = files.size() + dynamicFiles.size();
+        names = new String[n];
+        images = new ReadableImage[n];
+        dynamic = new DynamicFile[n];
         long total = 0;
         int i = 0;
         for (Map.Entry<String, ? extends ReadableImage> e : files.entrySet()) {
-            String name = e.getKey();
-            if (name.isEmpty() || name.contains("/") || name.equals(".") || name.equals("..")) {
-                throw new IllegalArgumentException("not a file name: '" + name + "'");
-            }
-            names[i] = name;
+            name(i, e.getKey());
             images[i] = e.getValue();
-            indexByPath.put("/" + name, i);
             total += e.getValue().size();
             i++;
         }
+        for (Map.Entry<String, ? extends DynamicFile> e : dynamicFiles.entrySet()) {
+            name(i, e.getKey());
+            dynamic[i] = e.getValue();
+            i++;
+        }
         totalBytes = total;
+    }
+
+    private void name(int i, String name) {
+        if (name.isEmpty() || name.contains("/") || name.equals(".") || name.equals("..")) {
+            throw new IllegalArgumentException("not a file name: '" + name + "'");
+        }
+        if (indexByPath.putIfAbsent("/" + name, i) != null) {
+            throw new IllegalArgumentException("two files called '" + name + "'");
+        }
+        names[i] = name;
     }
 
     @Override
@@ -83,8 +125,15 @@ public final class ImageFs extends FuseStubFS {
             if (i == null) {
                 return -ErrorCodes.ENOENT();
             }
+            if (dynamic[i] != null) {
+                // the size is unknown before an open; direct_io reads ignore it
+                stat.st_mode.set(FileStat.S_IFREG | 0444);
+                stat.st_nlink.set(1);
+                stat.st_size.set(0);
+                return 0;
+            }
             long size = images[i].size();
-            stat.st_mode.set(FileStat.S_IFREG | 0444);
+            stat.st_mode.set(FileStat.S_IFREG | (images[i] instanceof WritableImage ? 0644 : 0444));
             stat.st_nlink.set(1);
             stat.st_size.set(size);
             stat.st_blksize.set(BLOCK);
@@ -120,7 +169,18 @@ public final class ImageFs extends FuseStubFS {
             if (i == null) {
                 return "/".equals(path) ? -ErrorCodes.EISDIR() : -ErrorCodes.ENOENT();
             }
-            if ((fi.flags.get() & O_ACCMODE) != O_RDONLY) {
+            boolean writing = (fi.flags.get() & O_ACCMODE) != O_RDONLY;
+            if (dynamic[i] != null) {
+                if (writing) {
+                    return -ErrorCodes.EACCES();
+                }
+                long h = nextHandle.getAndIncrement();
+                snapshots.put(h, dynamic[i].snapshot());
+                setDirectIo(fi);
+                fi.fh.set(h);
+                return 0;
+            }
+            if (writing && !(images[i] instanceof WritableImage)) {
                 return -ErrorCodes.EROFS();
             }
             fi.fh.set(i);
@@ -135,7 +195,11 @@ public final class ImageFs extends FuseStubFS {
             FuseFileInfo fi) {
         try {
             long index = fi.fh.get();
-            if (index < 0 || index >= images.length) {
+            byte[] snap = index >= images.length ? snapshots.get(index) : null;
+            if (snap != null) {
+                return readSnapshot(snap, buf, size, offset);
+            }
+            if (index < 0 || index >= images.length || images[(int) index] == null) {
                 return -ErrorCodes.EBADF();
             }
             ReadableImage image = images[(int) index];
@@ -156,6 +220,102 @@ public final class ImageFs extends FuseStubFS {
         } catch (Throwable t) {
             return failed("read", path, t);
         }
+    }
+
+    @Override
+    public int write(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
+        try {
+            long index = fi.fh.get();
+            if (index < 0 || index >= images.length || !(images[(int) index] instanceof WritableImage)) {
+                return -ErrorCodes.EBADF();
+            }
+            WritableImage image = (WritableImage) images[(int) index];
+            if (offset < 0 || offset + size > image.size()) {
+                return -ErrorCodes.ENOSPC(); // a fixed-size image, like the end of a block device
+            }
+            if (log.isTraceEnabled()) {
+                log.trace("write {} offset={} size={}", path, offset, size);
+            }
+            Scratch s = scratch.take();
+            try {
+                long done = 0;
+                while (done < size) {
+                    int part = (int) Math.min(size - done, SCRATCH_BYTES);
+                    buf.transferTo(done, s.pointer, 0, part);
+                    s.buffer.clear().limit(part);
+                    image.write(offset + done, s.buffer);
+                    done += part;
+                }
+                return (int) done;
+            } finally {
+                scratch.give(s);
+            }
+        } catch (Throwable t) {
+            return failed("write", path, t);
+        }
+    }
+
+    @Override
+    public int fsync(String path, int isdatasync, FuseFileInfo fi) {
+        try {
+            long index = fi.fh.get();
+            if (index >= 0 && index < images.length && images[(int) index] instanceof WritableImage w) {
+                w.sync();
+            }
+            return 0;
+        } catch (Throwable t) {
+            return failed("fsync", path, t);
+        }
+    }
+
+    @Override
+    public int flush(String path, FuseFileInfo fi) {
+        return 0; // writes reach the cache file at once; durability is fsync's
+    }
+
+    @Override
+    public int release(String path, FuseFileInfo fi) {
+        try {
+            snapshots.remove(fi.fh.get());
+            return 0;
+        } catch (Throwable t) {
+            return failed("release", path, t);
+        }
+    }
+
+    @Override
+    public int truncate(String path, @off_t long size) {
+        try {
+            Integer i = indexByPath.get(path);
+            if (i == null) {
+                return -ErrorCodes.ENOENT();
+            }
+            // the images have a fixed size: "truncating" to it (as QEMU may) is fine, anything else is not
+            return images[i] != null && images[i].size() == size ? 0 : -ErrorCodes.EPERM();
+        } catch (Throwable t) {
+            return failed("truncate", path, t);
+        }
+    }
+
+    @Override
+    public int ftruncate(String path, @off_t long size, FuseFileInfo fi) {
+        return truncate(path, size);
+    }
+
+    private static int readSnapshot(byte[] snap, Pointer buf, long size, long offset) {
+        if (offset >= snap.length) {
+            return 0;
+        }
+        int n = (int) Math.min(size, snap.length - offset);
+        buf.put(0, snap, (int) offset, n);
+        return n;
+    }
+
+    /** Sets {@code direct_io} in libfuse 2's {@code fuse_file_info} (see {@link #DIRECT_IO_BIT}). */
+    private static void setDirectIo(FuseFileInfo fi) {
+        long bits = fi.fh.offset() - 4;
+        Pointer p = Struct.getMemory(fi);
+        p.putInt(bits, p.getInt(bits) | DIRECT_IO_BIT);
     }
 
     /** Reads {@code want} bytes at {@code offset} into the FUSE buffer; -EIO on a short image. */
@@ -191,7 +351,7 @@ public final class ImageFs extends FuseStubFS {
             stbuf.f_ffree.set(0);
             stbuf.f_favail.set(0);
             stbuf.f_namemax.set(255);
-            stbuf.f_flag.set(Statvfs.ST_RDONLY);
+            
             return 0;
         } catch (Throwable t) {
             return failed("statfs", path, t);

@@ -61,23 +61,7 @@ class ImageFsIT {
 
     @BeforeAll
     static void fuseAvailable() {
-        List<String> missing = new ArrayList<>();
-        Path dev = Path.of("/dev/fuse");
-        if (!Files.exists(dev) || !Files.isReadable(dev) || !Files.isWritable(dev)) {
-            missing.add("/dev/fuse (missing or not read/writable)");
-        }
-        boolean fusermount = Stream.of(System.getenv().getOrDefault("PATH", "").split(":"))
-                .anyMatch(d -> !d.isEmpty() && Files.isExecutable(Path.of(d, "fusermount")));
-        if (!fusermount) {
-            missing.add("fusermount on PATH (apt-get install fuse)");
-        }
-        if (!missing.isEmpty()) {
-            String reason = "FUSE integration test needs " + String.join(" and ", missing);
-            if ("true".equalsIgnoreCase(System.getenv("CI"))) {
-                fail(reason + " (CI=true: failing instead of skipping)");
-            }
-            Assumptions.abort(reason);
-        }
+        FuseRequirement.check();
     }
 
     @BeforeEach

@@ -1,0 +1,21 @@
+package io.earlystart.fusefs;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * A {@link ReadableImage} the guest may also write: the size stays fixed, writes land in a local
+ * cache and win over anything that arrives later. Thread-safe like {@link ReadableImage}.
+ */
+public interface WritableImage extends ReadableImage {
+
+  /**
+   * Writes all of {@code src} (its remaining bytes) at {@code offset}, which must lie within the image.
+   *
+   * @throws IOException on any failure; the writer then sees an errno, nothing is half-acknowledged
+   */
+  void write(long offset, ByteBuffer src) throws IOException;
+
+  /** Makes every write so far durable (the guest's {@code fsync}). */
+  void sync() throws IOException;
+}
