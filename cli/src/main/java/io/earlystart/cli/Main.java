@@ -16,7 +16,8 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "earlystart", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "Start a customised VM before its overlay has finished downloading.",
-    subcommands = {CreateCommand.class, SynthesizeCommand.class, ServeCommand.class, InspectCommand.class,
+    subcommands = {CreateCommand.class, SynthesizeCommand.class, ServeCommand.class, MountCommand.class,
+        StatusCommand.class, InspectCommand.class,
         ExampleImagesCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
   /** Exit codes besides 0 (success) and 2 (usage, picocli's). */

@@ -1,0 +1,148 @@
+package io.earlystart.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.earlystart.cli.CliTest.Run;
+import io.earlystart.cli.example.ExampleImages;
+import io.earlystart.fusefs.Mounts;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code earlystart mount} and {@code earlystart status} as a user runs them: a background mount in its
+ * own JVM, the images through it, unmount with fusermount; one-line errors and exit codes for bad input.
+ */
+@Timeout(120)
+class MountIT {
+  @TempDir static Path dir;
+  static ExampleImages.Result images;
+  static Path overlay;
+
+  @TempDir Path tmp;
+  private Path mnt;
+
+  @BeforeAll
+  static void makeOverlay() throws Exception {
+    if (!Files.isWritable(Path.of("/dev/fuse"))) {
+      String why = "earlystart mount needs /dev/fuse";
+      if ("true".equalsIgnoreCase(System.getenv("CI"))) {
+        fail(why + " (CI=true: failing instead of skipping)");
+      }
+      org.junit.jupiter.api.Assumptions.abort(why);
+    }
+    images = ExampleImages.generate(dir.resolve("images"), new ExampleImages.Spec(11, 16 << 20, 8 << 20));
+    overlay = dir.resolve("app.overlay");
+    Run r = CliTest.run("create", "--base-disk", images.baseDisk().toString(), "--base-memory",
+        images.baseMemory().toString(), "--disk", images.disk().toString(), "--memory", images.memory().toString(),
+        "--vmstate", images.vmstate().toString(), "--vm-config", images.vmConfig().toString(), "--segment-size",
+        "64KiB", "-o", overlay.toString());
+    assertEquals(0, r.code(), r.err());
+  }
+
+  @AfterEach
+  void unmount() throws Exception {
+    if (mnt != null && Mounts.isMounted(mnt)) {
+      new ProcessBuilder("fusermount", "-u", mnt.toString()).inheritIO().start().waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+
+  private Run mount(String source, Path baseDisk, Path cache) throws Exception {
+    mnt = Files.createDirectories(tmp.resolve("mnt"));
+    return CliTest.run("mount", "--base-disk", baseDisk.toString(), "--base-memory", images.baseMemory().toString(),
+        "--source", source, "--cache-dir", cache.toString(), mnt.toString());
+  }
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void mountsInTheBackgroundServesTheImagesAndUnmountsCleanly() throws Exception {
+    Path cache = tmp.resolve("cache");
+    Run r = mount(overlay.toString(), images.baseDisk(), cache);
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().startsWith("mounted " + mnt.toAbsolutePath()), r.out());
+    assertTrue(Mounts.isMounted(mnt));
+
+    assertArrayEquals(Files.readAllBytes(images.disk()), Files.readAllBytes(mnt.resolve("disk.img")));
+    assertArrayEquals(Files.readAllBytes(images.memory()), Files.readAllBytes(mnt.resolve("memory.img")));
+    assertArrayEquals(Files.readAllBytes(images.vmstate()), Files.readAllBytes(mnt.resolve("vmstate")));
+    assertArrayEquals(Files.readAllBytes(images.vmConfig()), Files.readAllBytes(mnt.resolve("vm.json")));
+
+    Run json = CliTest.run("status", "--json", mnt.toString());
+    assertEquals(0, json.code(), json.err());
+    Map<String, Object> s = (Map<String, Object>) Json.parse(json.out());
+    Map<String, Object> seg = (Map<String, Object>) s.get("segments");
+    assertEquals(seg.get("total"), seg.get("applied"), "every segment was read, so every one is applied");
+    Run human = CliTest.run("status", mnt.toString());
+    assertEquals(0, human.code(), human.err());
+    assertTrue(human.out().contains("segments  "), human.out());
+
+    Process u = new ProcessBuilder("fusermount", "-u", mnt.toString()).redirectErrorStream(true).start();
+    assertTrue(u.waitFor(10, TimeUnit.SECONDS));
+    assertEquals(0, u.exitValue(), new String(u.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!Files.readString(cache.resolve("mount.log")).contains("unmounted " + mnt.toAbsolutePath())) {
+      assertTrue(System.nanoTime() < deadline, "the mount process did not finish: " + Files.readString(
+          cache.resolve("mount.log")));
+      Thread.sleep(20);
+    }
+    assertFalse(Mounts.isMounted(mnt));
+  }
+
+  @Test
+  void wrongBaseIsOneLineAndExitFour() throws Exception {
+    Run r = mount(overlay.toString(), images.baseMemory(), tmp.resolve("cache"));
+    assertEquals(Main.EXIT_WRONG_BASE, r.code(), r.out() + r.err());
+    assertEquals(1, r.err().strip().lines().count(), r.err());
+    assertTrue(r.err().startsWith("earlystart: wrong base disk"), r.err());
+    assertFalse(Mounts.isMounted(mnt));
+  }
+
+  @Test
+  void corruptOverlayIsOneLineAndExitThree() throws Exception {
+    Path bad = tmp.resolve("bad.overlay");
+    Files.copy(overlay, bad);
+    try (RandomAccessFile f = new RandomAccessFile(bad.toFile(), "rw")) {
+      f.seek(100); // inside the manifest
+      int b = f.read();
+      f.seek(100);
+      f.write(b ^ 0x40);
+    }
+    Run r = mount(bad.toString(), images.baseDisk(), tmp.resolve("cache"));
+    assertEquals(Main.EXIT_CORRUPT, r.code(), r.out() + r.err());
+    assertEquals(1, r.err().strip().lines().count(), r.err());
+    assertTrue(r.err().contains("corrupt overlay"), r.err());
+    assertFalse(Mounts.isMounted(mnt));
+  }
+
+  @Test
+  void cacheOfAnotherOverlayIsRefused() throws Exception {
+    Path cache = Files.createDirectories(tmp.resolve("cache"));
+    Files.writeString(cache.resolve("overlay-id"), "00".repeat(32) + "\n");
+    Run r = mount(overlay.toString(), images.baseDisk(), cache);
+    assertEquals(Main.EXIT_ERROR, r.code(), r.out() + r.err());
+    assertTrue(r.err().contains("holds overlay 0000"), r.err());
+    assertFalse(Mounts.isMounted(mnt));
+  }
+
+  @Test
+  void unreachableSourceFailsWithinTheOpenTimeout() throws Exception {
+    long t0 = System.nanoTime();
+    Run r = mount("es://127.0.0.1:1/app.overlay", images.baseDisk(), tmp.resolve("cache"));
+    assertEquals(Main.EXIT_ERROR, r.code(), r.out() + r.err());
+    assertEquals(1, r.err().strip().lines().count(), r.err());
+    assertTrue(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0) < 30);
+    assertFalse(Mounts.isMounted(mnt));
+  }
+}
