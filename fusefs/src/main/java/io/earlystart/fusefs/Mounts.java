@@ -33,7 +33,8 @@ import ru.serce.jnrfuse.AbstractFuseFS;
  * enforced by {@link ImageFs#open} so that the later write path needs no option change. Never {@code direct_io}: it makes {@code mmap(MAP_SHARED)} fail with
  * ENODEV, which breaks {@code memory-backend-file,share=on}.
  *
- * <p>Not thread-safe; one owner mounts and closes. {@link #close()} is idempotent.
+ * <p>One owner mounts; {@link #close()} is idempotent and may also be called from a shutdown hook
+ * (it is synchronized).
  */
 public final class Mounts implements AutoCloseable {
 
@@ -124,7 +125,7 @@ public final class Mounts implements AutoCloseable {
      * @throws IOException if the mount point is still listed after the deadline
      */
     @Override
-    public void close() throws IOException {
+    public synchronized void close() throws IOException {
         if (closed) {
             return;
         }

@@ -1,0 +1,148 @@
+package io.earlystart.fusefs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.earlystart.overlay.Image;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.roaringbitmap.RoaringBitmap;
+
+/** The cache directory's journal and snapshot, without FUSE: clean close, crash, torn and bad records. */
+class CacheStateTest {
+  private static final String ID = "ab".repeat(32);
+  private static final long[] SIZES = {1 << 20, (1 << 20) + 100};
+
+  @TempDir Path dir;
+
+  @Test
+  void recordsSurviveACleanClose() throws IOException {
+    Path d = dir.resolve("c");
+    try (CacheState s = CacheState.open(d, ID, SIZES)) {
+      s.recordApplied(3);
+      s.recordApplied(7);
+      s.recordWritten(Image.DISK, 11);
+      s.recordWritten(Image.MEMORY, 256);
+      assertEquals(SIZES[1], s.cache(Image.MEMORY).size());
+    }
+    assertEquals(0, Files.size(d.resolve("journal")), "close folds the journal into the snapshot");
+    try (CacheState s = CacheState.open(d, ID, SIZES)) {
+      assertEquals(RoaringBitmap.bitmapOf(3, 7), s.applied());
+      assertEquals(RoaringBitmap.bitmapOf(11), s.written(Image.DISK));
+      assertEquals(RoaringBitmap.bitmapOf(256), s.written(Image.MEMORY));
+    }
+  }
+
+  /** A crash: the files as they are while the state is open (no checkpoint), read by a new open. */
+  @Test
+  void aCrashKeepsEveryJournaledRecordAndCutsATornTail() throws IOException {
+    Path live = dir.resolve("live");
+    Path copy = dir.resolve("copy");
+    try (CacheState s = CacheState.open(live, ID, SIZES)) {
+      s.recordApplied(1);
+      s.checkpoint();
+      s.recordApplied(2);
+      s.recordWritten(Image.DISK, 5);
+      copyFiles(live, copy);
+    }
+    long whole = Files.size(copy.resolve("journal"));
+    try (RandomAccessFile j = new RandomAccessFile(copy.resolve("journal").toFile(), "rw")) {
+      j.seek(whole);
+      j.write(new byte[] {1, 0, 0, 0, 9}); // a record torn after 5 of its 12 bytes
+    }
+    try (CacheState s = CacheState.open(copy, ID, SIZES)) {
+      assertEquals(RoaringBitmap.bitmapOf(1, 2), s.applied());
+      assertEquals(RoaringBitmap.bitmapOf(5), s.written(Image.DISK));
+      assertEquals(whole, Files.size(copy.resolve("journal")), "the torn tail is cut off");
+      s.recordApplied(4); // appends after the good records
+    }
+    try (CacheState s = CacheState.open(copy, ID, SIZES)) {
+      assertEquals(RoaringBitmap.bitmapOf(1, 2, 4), s.applied());
+    }
+  }
+
+  @Test
+  void aBadRecordEndsTheReplay() throws IOException {
+    Path live = dir.resolve("live");
+    Path copy = dir.resolve("copy");
+    try (CacheState s = CacheState.open(live, ID, SIZES)) {
+      for (int i = 0; i < 5; i++) {
+        s.recordApplied(i);
+      }
+      copyFiles(live, copy);
+    }
+    try (RandomAccessFile j = new RandomAccessFile(copy.resolve("journal").toFile(), "rw")) {
+      j.seek(2 * CacheState.RECORD + 4); // the index of the third record
+      j.write(0x7f);
+    }
+    try (CacheState s = CacheState.open(copy, ID, SIZES)) {
+      assertEquals(RoaringBitmap.bitmapOf(0, 1), s.applied(), "records after a bad one were never trusted");
+    }
+  }
+
+  @Test
+  void manyRecordsAreFoldedIntoTheSnapshot() throws IOException {
+    Path d = dir.resolve("c");
+    try (CacheState s = CacheState.open(d, ID, SIZES)) {
+      for (int i = 0; i < (1 << 16) + 10; i++) {
+        s.recordWritten(Image.MEMORY, i);
+      }
+      assertTrue(Files.size(d.resolve("journal")) < 100 * CacheState.RECORD, "checkpointed on the way");
+      assertEquals((1 << 16) + 10, s.written(Image.MEMORY).getCardinality());
+    }
+  }
+
+  @Test
+  void anotherOverlaysCacheIsRefused() throws IOException {
+    Path d = dir.resolve("c");
+    CacheState.open(d, ID, SIZES).close();
+    IOException e = assertThrows(IOException.class, () -> CacheState.open(d, "cd".repeat(32), SIZES));
+    assertTrue(e.getMessage().contains("holds overlay " + ID), e.getMessage());
+  }
+
+  @Test
+  void aCacheInUseIsRefused() throws IOException {
+    Path d = dir.resolve("c");
+    try (CacheState s = CacheState.open(d, ID, SIZES)) {
+      IOException e = assertThrows(IOException.class, () -> CacheState.open(d, ID, SIZES));
+      assertTrue(e.getMessage().contains("in use"), e.getMessage());
+    }
+  }
+
+  @Test
+  void aDamagedSnapshotIsRefusedWithAClearMessage() throws IOException {
+    Path d = dir.resolve("c");
+    try (CacheState s = CacheState.open(d, ID, SIZES)) {
+      s.recordApplied(1);
+    }
+    try (RandomAccessFile f = new RandomAccessFile(d.resolve("state").toFile(), "rw")) {
+      f.seek(10);
+      f.write(0x55);
+    }
+    IOException e = assertThrows(IOException.class, () -> CacheState.open(d, ID, SIZES));
+    assertTrue(e.getMessage().contains("damaged"), e.getMessage());
+  }
+
+  @Test
+  void aCacheFileOfTheWrongSizeIsRefused() throws IOException {
+    Path d = dir.resolve("c");
+    CacheState.open(d, ID, SIZES).close();
+    IOException e = assertThrows(IOException.class, () -> CacheState.open(d, ID, new long[] {SIZES[0], 5000}));
+    assertTrue(e.getMessage().contains("memory.cache"), e.getMessage());
+  }
+
+  private static void copyFiles(Path from, Path to) throws IOException {
+    Files.createDirectories(to);
+    for (String name : List.of("overlay-id", "journal", "state", "disk.cache", "memory.cache")) {
+      if (Files.exists(from.resolve(name))) {
+        Files.copy(from.resolve(name), to.resolve(name));
+      }
+    }
+  }
+}
