@@ -84,6 +84,41 @@ final class MountCommand implements Callable<Integer> {
 
   private int serve() throws Exception {
     var out = spec.commandLine().getOut();
+    // SIGINT/SIGTERM: the hook unmounts, then waits (bounded) until this thread has closed the cache,
+    // since the JVM halts as soon as its hooks return
+    java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.atomic.AtomicReference<Mounts> mounted = new java.util.concurrent.atomic.AtomicReference<>();
+    Thread hook = new Thread(() -> {
+      Mounts m = mounted.get();
+      try {
+        if (m != null) {
+          m.close();
+        }
+        finished.await(30, TimeUnit.SECONDS);
+      } catch (IOException | RuntimeException e) {
+        System.err.println("earlystart: unmounting " + mountPoint + ": " + e.getMessage());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "earlystart-mount-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    try {
+      serveUntilUnmounted(out, mounted);
+    } finally {
+      finished.countDown();
+      try {
+        Runtime.getRuntime().removeShutdownHook(hook);
+      } catch (IllegalStateException e) {
+        // shutting down: the hook is running
+      }
+    }
+    out.printf("unmounted %s%n", mountPoint);
+    out.flush();
+    return 0;
+  }
+
+  private void serveUntilUnmounted(java.io.PrintWriter out, java.util.concurrent.atomic.AtomicReference<Mounts> mounted)
+      throws Exception {
     FirstTouchTrace trace = traceOut != null ? new FirstTouchTrace(traceOut) : null;
     EarlyStart.Options options = EarlyStart.Options.of(base.disk, base.memory, source, cacheDir)
         .withWaits(diskWait, memoryWait);
@@ -95,16 +130,8 @@ final class MountCommand implements Callable<Integer> {
       List<String> mountOptions = new ArrayList<>(Mounts.DEFAULT_OPTIONS);
       mountOptions.addAll(Mounts.WRITE_OPTIONS);
       mountOptions.addAll(extraOptions);
-      Mounts mount = Mounts.mount(es.fileSystem(), mountPoint, mountOptions, Duration.ofSeconds(30));
-      Thread hook = new Thread(() -> {
-        try {
-          mount.close();
-        } catch (IOException | RuntimeException e) {
-          System.err.println("earlystart: unmounting " + mountPoint + ": " + e.getMessage());
-        }
-      }, "earlystart-mount-shutdown");
-      Runtime.getRuntime().addShutdownHook(hook);
-      try {
+      try (Mounts mount = Mounts.mount(es.fileSystem(), mountPoint, mountOptions, Duration.ofSeconds(30))) {
+        mounted.set(mount);
         es.startStream();
         var m = es.head().manifest();
         out.printf("mounted %s: overlay %s from %s, %d segments (%d already in %s)%n", mount.mountPoint(),
@@ -114,7 +141,8 @@ final class MountCommand implements Callable<Integer> {
           if (t == null) {
             System.err.println("earlystart: every segment has arrived");
           } else {
-            System.err.println("earlystart: fetching stopped: " + Main.describe(t.getCause() != null ? t.getCause() : t));
+            System.err.println("earlystart: fetching stopped: "
+                + Main.describe(t.getCause() != null ? t.getCause() : t));
           }
         });
         try {
@@ -122,22 +150,12 @@ final class MountCommand implements Callable<Integer> {
         } catch (java.util.concurrent.ExecutionException e) {
           throw new IOException("the FUSE loop of " + mountPoint + " failed: " + e.getCause(), e.getCause());
         }
-      } finally {
-        mount.close();
-        try {
-          Runtime.getRuntime().removeShutdownHook(hook);
-        } catch (IllegalStateException e) {
-          // shutting down: the hook runs anyway
-        }
       }
     } finally {
       if (trace != null) {
         trace.close();
       }
     }
-    out.printf("unmounted %s%n", mountPoint);
-    out.flush();
-    return 0;
   }
 
   /** Starts {@code mount --foreground} as a detached child and waits until its mount answers. */
