@@ -363,22 +363,6 @@ final class CacheState implements Closeable {
   }
 
   private void closeChannels() throws IOException {
-    IOException first = null;
-    for (FileChannel c : new FileChannel[] {caches[0], caches[1], journal}) {
-      if (c != null) {
-        try {
-          c.close();
-        } catch (IOException e) {
-          if (first == null) {
-            first = e;
-          } else {
-            first.addSuppressed(e);
-          }
-        }
-      }
-    }
-    if (first != null) {
-      throw first;
-    }
+    Closer.closeAll(java.util.Arrays.asList(caches[0], caches[1], journal));
   }
 }

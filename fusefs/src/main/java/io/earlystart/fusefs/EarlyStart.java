@@ -228,25 +228,11 @@ public final class EarlyStart implements Closeable {
   /** Stops fetching, checkpoints and closes the cache, closes the bases and the source. Idempotent. */
   @Override
   public void close() throws IOException {
-    IOException first = null;
     scheduler.close();
     List<Closeable> all = new ArrayList<>(owned);
     all.add(source);
     java.util.Collections.reverse(all);
-    for (Closeable c : all) {
-      try {
-        c.close();
-      } catch (IOException e) {
-        if (first == null) {
-          first = e;
-        } else {
-          first.addSuppressed(e);
-        }
-      }
-    }
     owned.clear();
-    if (first != null) {
-      throw first;
-    }
+    Closer.closeAll(all);
   }
 }

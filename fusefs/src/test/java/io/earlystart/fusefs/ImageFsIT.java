@@ -236,30 +236,6 @@ class ImageFsIT {
         return b;
     }
 
-    /** An image backed by a byte array. */
-    static final class BytesImage implements ReadableImage {
-        private final byte[] bytes;
-
-        BytesImage(byte[] bytes) {
-            this.bytes = bytes;
-        }
-
-        @Override
-        public long size() {
-            return bytes.length;
-        }
-
-        @Override
-        public int read(long offset, ByteBuffer dst) {
-            if (offset >= bytes.length) {
-                return -1;
-            }
-            int n = (int) Math.min(dst.remaining(), bytes.length - offset);
-            dst.put(bytes, (int) offset, n);
-            return n;
-        }
-    }
-
     /** Fault injection: every read fails like a corrupt segment. */
     static final class FailingImage implements ReadableImage {
         private final long size;
