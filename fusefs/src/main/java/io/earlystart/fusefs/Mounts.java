@@ -170,14 +170,56 @@ public final class Mounts implements AutoCloseable {
         return false;
     }
 
-    /** Removes a mount left at {@code mountPoint} by a dead process ({@code fusermount -u -z}). */
+    /**
+     * Removes a mount left at {@code mountPoint} by a dead process: aborts its FUSE connection first
+     * (a process blocked on a request its dead daemon will never answer is stuck in the kernel until
+     * then; see native-notes/FUSE.md), then {@code fusermount -u -z}.
+     */
     public static void cleanStale(Path mountPoint) throws IOException {
         if (isMounted(mountPoint)) {
-            log.warn("stale mount at {}, unmounting it", mountPoint);
+            log.warn("stale mount at {}, aborting its connection and unmounting it", mountPoint);
+            abortConnection(mountPoint);
             fusermountLazy(mountPoint);
             if (isMounted(mountPoint)) {
                 throw new IOException("cannot remove stale mount at " + mountPoint);
             }
+        }
+    }
+
+    /**
+     * Writes to {@code /sys/fs/fuse/connections/N/abort} of the FUSE mount at {@code mountPoint}
+     * (N: the minor device number in mountinfo), mounting {@code fusectl} there if it is not (root
+     * only). Best effort: a failure is logged, the lazy unmount follows anyway.
+     */
+    static void abortConnection(Path mountPoint) {
+        String want = mountPoint.toAbsolutePath().normalize().toString();
+        try {
+            String minor = null;
+            for (String line : Files.readAllLines(MOUNTINFO, StandardCharsets.UTF_8)) {
+                String[] f = line.split(" ");
+                int dash = java.util.Arrays.asList(f).indexOf("-");
+                if (f.length > 4 && unescape(f[4]).equals(want) && dash > 0 && dash + 1 < f.length
+                        && f[dash + 1].startsWith("fuse") && f[2].startsWith("0:")) {
+                    minor = f[2].substring(2);
+                }
+            }
+            if (minor == null) {
+                return;
+            }
+            Path connections = Path.of("/sys/fs/fuse/connections");
+            if (Files.isDirectory(connections) && !Files.exists(connections.resolve(minor))) {
+                new ProcessBuilder("mount", "-t", "fusectl", "none", connections.toString())
+                        .redirectErrorStream(true).start().waitFor(5, TimeUnit.SECONDS);
+            }
+            Path abort = connections.resolve(minor).resolve("abort");
+            if (Files.exists(abort)) {
+                Files.writeString(abort, "1");
+                log.info("aborted FUSE connection {} of {}", minor, mountPoint);
+            }
+        } catch (IOException | RuntimeException e) {
+            log.debug("cannot abort the FUSE connection of {}: {}", mountPoint, e.toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

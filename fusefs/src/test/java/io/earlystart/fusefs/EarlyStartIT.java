@@ -288,6 +288,27 @@ class EarlyStartIT {
   }
 
   @Test
+  void aStaleMountOfADeadProcessIsCleanedBeforeMounting() throws Exception {
+    OverlayServer server = serve(0, Duration.ZERO, 0);
+    Path mnt = Files.createDirectory(tmp.resolve("mnt"));
+    Process p = start(MountMain.class, pair.baseDisk.toString(), pair.baseMemory.toString(), source(server),
+        tmp.resolve("dead-cache").toString(), mnt.toString(), "no-auto-unmount");
+    try {
+      awaitLine(p, "ready", Duration.ofSeconds(30));
+    } finally {
+      p.destroyForcibly();
+      assertTrue(p.waitFor(10, TimeUnit.SECONDS));
+    }
+    assertTrue(Mounts.isMounted(mnt), "without auto_unmount a killed daemon leaves its mount");
+    IOException stale = org.junit.jupiter.api.Assertions.assertThrows(IOException.class,
+        () -> Files.readAllBytes(mnt.resolve("vm.json")));
+    assertTrue(String.valueOf(stale.getMessage()).contains("not connected"), stale.toString());
+    EarlyStart es = mount(options(source(server), tmp.resolve("cache")), mnt);
+    es.scheduler().completion().get(30, TimeUnit.SECONDS);
+    assertArrayEquals(memory, Files.readAllBytes(mnt.resolve("memory.img")));
+  }
+
+  @Test
   void sourceGoneDiskReadFailsAtItsDeadlineMemoryReadWaitsForTheSource() throws Exception {
     OverlayServer server = serve(1_000_000 / 8, Duration.ofMillis(2), 0); // 1 Mbit/s: most is far away
     int port = server.port();

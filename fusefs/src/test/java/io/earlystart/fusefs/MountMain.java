@@ -8,7 +8,8 @@ import java.time.Duration;
  * Run in a child JVM by {@link EarlyStartIT} to be killed with {@code kill -9}: opens an early start,
  * mounts it, starts the stream, prints "ready", and serves until killed.
  *
- * <p>Usage: {@code MountMain BASE_DISK BASE_MEMORY SOURCE CACHE_DIR MOUNTPOINT}.
+ * <p>Usage: {@code MountMain BASE_DISK BASE_MEMORY SOURCE CACHE_DIR MOUNTPOINT [no-auto-unmount]}; with
+ * the last argument a killed mount stays behind, stale, as after a crash without {@code auto_unmount}.
  */
 public final class MountMain {
   private MountMain() {}
@@ -18,7 +19,11 @@ public final class MountMain {
         .withWaits(Duration.ofSeconds(30), Duration.ofSeconds(30))
         .withScheduler(SchedulerOptions.DEFAULTS.withWindowBytes(64 << 10));
     EarlyStart es = EarlyStart.open(o, EarlyImage.Touches.NONE);
-    Mounts.mount(es.fileSystem(), Path.of(args[4]), EarlyStartIT.MOUNT_OPTIONS, Duration.ofSeconds(10));
+    java.util.List<String> options = new java.util.ArrayList<>(EarlyStartIT.MOUNT_OPTIONS);
+    if (args.length > 5 && args[5].equals("no-auto-unmount")) {
+      options.remove("auto_unmount");
+    }
+    Mounts.mount(es.fileSystem(), Path.of(args[4]), options, Duration.ofSeconds(10));
     es.startStream();
     System.out.println("ready");
     System.out.flush();
