@@ -101,6 +101,52 @@ class MountIT {
   }
 
   @Test
+  void sigtermUnmountsAndKeepsTheGuestsWrites() throws Exception {
+    Path cache = tmp.resolve("cache");
+    mnt = Files.createDirectories(tmp.resolve("mnt"));
+    java.util.List<String> cmd = java.util.List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+        System.getProperty("java.class.path"), Main.class.getName(), "mount", "--foreground", "--base-disk",
+        images.baseDisk().toString(), "--base-memory", images.baseMemory().toString(), "--source",
+        overlay.toString(), "--cache-dir", cache.toString(), mnt.toString());
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    java.io.BufferedReader out = new java.io.BufferedReader(
+        new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+    try {
+      String line;
+      while ((line = out.readLine()) != null && !line.startsWith("mounted ")) {
+        // the log lines before it
+      }
+      assertTrue(line != null, "the mount ended before it was ready");
+      byte[] mine = "written before SIGTERM".getBytes(StandardCharsets.UTF_8);
+      try (var ch = java.nio.channels.FileChannel.open(mnt.resolve("disk.img"),
+          java.nio.file.StandardOpenOption.WRITE)) {
+        ch.write(java.nio.ByteBuffer.wrap(mine), 12345);
+      }
+      // SIGTERM (not Process.destroy(), which also closes our end of its output)
+      assertEquals(0, new ProcessBuilder("kill", "-TERM", Long.toString(p.pid())).start().waitFor());
+      assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the mount did not stop on SIGTERM");
+      StringBuilder rest = new StringBuilder();
+      for (String l; (l = out.readLine()) != null; ) {
+        rest.append(l).append('\n');
+      }
+      assertTrue(rest.toString().contains("unmounted " + mnt.toAbsolutePath()), rest.toString());
+      assertFalse(Mounts.isMounted(mnt));
+      assertEquals(0, Files.size(cache.resolve("journal")), "the cache was checkpointed at exit");
+
+      Run again = mount(overlay.toString(), images.baseDisk(), cache);
+      assertEquals(0, again.code(), again.err());
+      byte[] back = new byte[mine.length];
+      try (var ch = java.nio.channels.FileChannel.open(mnt.resolve("disk.img"))) {
+        ch.read(java.nio.ByteBuffer.wrap(back), 12345);
+      }
+      assertArrayEquals(mine, back);
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+
+  @Test
   void wrongBaseIsOneLineAndExitFour() throws Exception {
     Run r = mount(overlay.toString(), images.baseMemory(), tmp.resolve("cache"));
     assertEquals(Main.EXIT_WRONG_BASE, r.code(), r.out() + r.err());
