@@ -45,6 +45,11 @@ final class CreateCommand implements Callable<Integer> {
   @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
   Integer threads;
 
+  @Option(names = "--trace", paramLabel = "T",
+      description = "Access trace(s) recorded with mount --trace-out: the stream follows first touch (earliest in "
+          + "any trace), untouched chunks after it in offset order. Repeatable. Default: offset order.")
+  java.util.List<Path> traces = new java.util.ArrayList<>();
+
   @Option(names = {"-o", "--output"}, required = true, paramLabel = "X.overlay", description = "Overlay to write.")
   Path output;
 
@@ -61,7 +66,7 @@ final class CreateCommand implements Callable<Integer> {
     ProgressBar bar = ProgressBar.forTerminal(quiet);
     CreateSummary s;
     try {
-      s = OverlayCreator.create(options, bar);
+      s = OverlayCreator.create(options, Traces.order(traces), bar);
     } finally {
       bar.finish();
     }

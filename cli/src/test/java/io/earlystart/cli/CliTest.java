@@ -68,6 +68,41 @@ class CliTest {
   }
 
   @Test
+  void accessOrderedCreateAndReorderSynthesizeTheSameImages() throws Exception {
+    Path trace = dir.resolve("first.trace");
+    try (io.earlystart.ordering.TraceWriter w = io.earlystart.ordering.TraceWriter.create(trace, "ab".repeat(32))) {
+      for (int c = 0; c < 2000; c += 7) { // memory and disk interleaved, memory first
+        w.touch(c, io.earlystart.overlay.Image.MEMORY, 2000 - c);
+        w.touch(c + 1, io.earlystart.overlay.Image.DISK, c);
+      }
+    }
+    Path ordered = dir.resolve("ordered.overlay");
+    Run created = run("create", "--base-disk", images.baseDisk().toString(), "--base-memory",
+        images.baseMemory().toString(), "--disk", images.disk().toString(), "--memory", images.memory().toString(),
+        "--trace", trace.toString(), "-q", "-o", ordered.toString());
+    assertEquals(0, created.code, created.err);
+    Path reordered = dir.resolve("reordered.overlay");
+    Run r = run("reorder", overlay.toString(), "--trace", trace.toString(), "-o", reordered.toString());
+    assertEquals(0, r.code, r.err);
+    assertTrue(r.out.contains("payloads touched by the trace(s) stream first"), r.out);
+    for (Path x : List.of(ordered, reordered)) {
+      Path out = dir.resolve("out-" + x.getFileName());
+      Run s = run("synthesize", "-q", "--base-disk", images.baseDisk().toString(), "--base-memory",
+          images.baseMemory().toString(), x.toString(), "-o", out.toString());
+      assertEquals(0, s.code, s.err);
+      assertArrayEquals(Files.readAllBytes(images.disk()), Files.readAllBytes(out.resolve("disk.img")), x.toString());
+      assertArrayEquals(Files.readAllBytes(images.memory()), Files.readAllBytes(out.resolve("memory.img")));
+    }
+    Run same = run("reorder", overlay.toString(), "--trace", trace.toString(), "-o", overlay.toString());
+    assertEquals(Main.EXIT_ERROR, same.code, same.err);
+    assertTrue(same.err.contains("another file"), same.err);
+    Run noTrace = run("reorder", overlay.toString(), "--trace", dir.resolve("missing.trace").toString(), "-o",
+        dir.resolve("x.overlay").toString());
+    assertEquals(Main.EXIT_ERROR, noTrace.code, noTrace.err);
+    assertEquals(1, noTrace.err.strip().lines().count(), noTrace.err);
+  }
+
+  @Test
   void inspectVerifies() {
     Run r = run("inspect", "--verify", "--segments", overlay.toString());
     assertEquals(0, r.code, r.err);

@@ -29,7 +29,17 @@ public final class OverlayCreator {
 
   private OverlayCreator() {}
 
+  /** {@link #create(CreateOptions, AccessOrder, Progress)} in offset order. */
   public static CreateSummary create(CreateOptions o, Progress progress) throws IOException, InterruptedException {
+    return create(o, AccessOrder.OFFSET, progress);
+  }
+
+  /**
+   * Creates the overlay with its stream in {@code order}: payloads of chunks touched first come first
+   * (see {@link AccessOrder}).
+   */
+  public static CreateSummary create(CreateOptions o, AccessOrder order, Progress progress)
+      throws IOException, InterruptedException {
     long started = System.nanoTime();
     Path dir = o.output().toAbsolutePath().getParent();
     if (dir == null || !Files.isDirectory(dir)) {
@@ -65,6 +75,9 @@ public final class OverlayCreator {
       }
       LOG.debug("scan done after {} ms", (System.nanoTime() - started) / 1_000_000);
       PayloadPlan plan = PayloadPlan.build(changes, customs, index);
+      if (order != AccessOrder.OFFSET) {
+        plan = plan.reordered(order);
+      }
       LOG.debug("payload plan done after {} ms: {} payloads", (System.nanoTime() - started) / 1_000_000,
           plan.payloadCount);
 
@@ -127,7 +140,7 @@ public final class OverlayCreator {
     return f;
   }
 
-  private static Path temp(Path output, String what) {
+  static Path temp(Path output, String what) {
     return output.toAbsolutePath().resolveSibling("." + output.getFileName() + "." + what + "-"
         + ProcessHandle.current().pid());
   }
@@ -208,7 +221,8 @@ public final class OverlayCreator {
     return tables;
   }
 
-  private static long assemble(Path whole, OverlayHeader header, byte[] manifest, Path data) throws IOException {
+  /** Writes header, stored manifest and the data area into {@code whole} and forces it; returns its length. */
+  static long assemble(Path whole, OverlayHeader header, byte[] manifest, Path data) throws IOException {
     try (FileChannel out = FileChannel.open(whole, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         FileChannel in = FileChannel.open(data, StandardOpenOption.READ)) {
       writeFully(out, header.encode());
@@ -248,7 +262,7 @@ public final class OverlayCreator {
   }
 
   /** A failed write to the overlay being made (disk full, I/O error), renamed after the output file. */
-  private static final class OutputException extends IOException {
+  static final class OutputException extends IOException {
     private static final long serialVersionUID = 1L;
 
     OutputException(IOException cause) {

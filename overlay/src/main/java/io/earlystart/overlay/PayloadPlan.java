@@ -8,7 +8,7 @@ import java.util.Map;
 
 /**
  * Pass two of {@code create}: gives every distinct new chunk content one payload id, in stream order
- * (here: disk chunks, then memory chunks, each in offset order), so that chunks with equal bytes
+ * (disk chunks, then memory chunks, each in offset order; {@link #reordered} puts it in access order), so that chunks with equal bytes
  * anywhere in the customised images share one payload (self dedup, confirmed by comparing bytes).
  * A payload used by one chunk whose base chunk at the same offset is non-zero and full-length is a
  * DELTA candidate; the encoder keeps the delta only where it is smaller. Not thread-safe; immutable
@@ -86,6 +86,52 @@ final class PayloadPlan {
       }
     }
     return new PayloadPlan(changes, payloadOf, Arrays.copyOf(sources, count), delta, count, duplicates);
+  }
+
+  /**
+   * The same plan with payload ids renumbered in stream order by {@code order}: by the earliest first
+   * touch of any chunk that uses the payload, then untouched payloads in their current order. Segments
+   * are cut from consecutive ids, so this is the order of the stream.
+   */
+  PayloadPlan reordered(AccessOrder order) {
+    int[] newId = streamOrder(payloadCount, changes, payloadOf, order);
+    long[] newSources = new long[payloadCount];
+    BitSet newDelta = new BitSet(payloadCount);
+    for (int p = 0; p < payloadCount; p++) {
+      newSources[newId[p]] = sources[p];
+      if (deltaCandidates.get(p)) {
+        newDelta.set(newId[p]);
+      }
+    }
+    int[][] newPayloadOf = new int[payloadOf.length][];
+    for (int image = 0; image < payloadOf.length; image++) {
+      newPayloadOf[image] = payloadOf[image].clone();
+      for (int i = 0; i < newPayloadOf[image].length; i++) {
+        if (newPayloadOf[image][i] >= 0) {
+          newPayloadOf[image][i] = newId[newPayloadOf[image][i]];
+        }
+      }
+    }
+    return new PayloadPlan(changes, newPayloadOf, newSources, newDelta, payloadCount, duplicateChunks);
+  }
+
+  /** New id of each payload: see {@link #reordered}. */
+  private static int[] streamOrder(int count, ChangeScanner.Changes[] changes, int[][] payloadOf, AccessOrder order) {
+    long[] key = new long[count];
+    java.util.Arrays.fill(key, Long.MAX_VALUE);
+    for (ChangeScanner.Changes ch : changes) {
+      int image = ch.image().ordinal();
+      for (int i = 0; i < ch.size(); i++) {
+        int p = payloadOf[image][i];
+        if (p >= 0) {
+          long t = order.firstTouch(ch.image(), ch.chunks()[i]);
+          if (t >= 0 && t < key[p]) {
+            key[p] = t;
+          }
+        }
+      }
+    }
+    return StreamOrder.rank(key);
   }
 
   private static boolean sameBytes(ImageFile[] customs, long x, long y, byte[] a, byte[] b) throws IOException {
