@@ -10,7 +10,10 @@ import io.earlystart.fusefs.EarlyImage;
 import io.earlystart.fusefs.EarlyStart;
 import io.earlystart.fusefs.Mounts;
 import io.earlystart.ordering.Trace;
+import io.earlystart.ordering.TraceOrder;
+import io.earlystart.overlay.CreateOptions;
 import io.earlystart.overlay.Image;
+import io.earlystart.overlay.OverlayReorderer;
 import io.earlystart.overlay.Manifest;
 import io.earlystart.overlay.OverlayFile;
 import io.earlystart.overlay.OverlayHead;
@@ -83,6 +86,8 @@ public class FirstResponseBenchmark {
   static final String SYNTHESIZE = "synthesize";
   static final String SYNTHESIZE_NOSYNC = "synthesize-nosync";
   static final String LOCAL = "local";
+  static final String ORDER_OFFSET = "offset";
+  static final String ORDER_TRACE = "trace";
   private static final Duration DISK_WAIT = Duration.ofSeconds(30);
   private static final Duration MEMORY_WAIT = Duration.ofMinutes(2);
   private static final Duration SEGMENT_DEADLINE = Duration.ofSeconds(60);
@@ -94,6 +99,23 @@ public class FirstResponseBenchmark {
 
   @Param({EARLYSTART, SYNTHESIZE, LOCAL})
   public String mode;
+
+  /**
+   * Stream order of the served overlay: {@code offset} (create's default) or {@code trace}: the same
+   * overlay reordered by the recorded trace ({@code earlystart reorder}), as {@code create --trace}
+   * would make it. The trace that orders is the trace that is replayed: the best case of a recorded
+   * start-up, as in VM synthesis's own evaluation.
+   */
+  @Param({ORDER_OFFSET})
+  public String order;
+
+  /**
+   * Extra libfuse options of the early-start mount (as {@code earlystart mount -o}), comma-separated;
+   * {@code none} for the CLI defaults. {@code max_readahead=4096} stops the kernel's readahead from
+   * turning one read into requests for chunks the start-up never needs.
+   */
+  @Param({"none"})
+  public String fuseOptions;
 
   /** {@code RATE:DELAY} (one-way delay), as {@link FetcherRig.Link}. */
   @Param("38mbit:10ms")
@@ -158,15 +180,35 @@ public class FirstResponseBenchmark {
     synthDir = runDir.resolve("synthesized");
     Trace trace = FirstResponseWorkload.ensureTrace(work, overlay, id, manifest,
         FirstResponseWorkload.traceFile(dir), runDir);
+    if (order.equals(ORDER_TRACE)) {
+      served = dir.resolve("served-trace");
+      overlay = served.resolve(EarlystartRuns.OVERLAY);
+      if (!Files.isRegularFile(overlay) || Files.getLastModifiedTime(overlay).compareTo(
+          Files.getLastModifiedTime(FirstResponseWorkload.traceFile(dir))) < 0) {
+        FirstResponseWorkload.freshDir(served);
+        var r = OverlayReorderer.reorder(dir.resolve("served").resolve(EarlystartRuns.OVERLAY),
+            TraceOrder.of(List.of(trace)), overlay, CreateOptions.DEFAULT_SEGMENT_SIZE, CreateOptions.DEFAULT_LEVEL,
+            Runtime.getRuntime().availableProcessors());
+        ExampleWorkload.log("reordered the served overlay by the trace: " + r);
+      }
+      try (OverlayFile f = OverlayFile.open(overlay)) {
+        header = f.header();
+        manifest = f.manifest();
+      }
+      overlayBytes = Files.size(overlay);
+    } else if (!order.equals(ORDER_OFFSET)) {
+      throw new IllegalArgumentException("unknown order " + order + ": " + ORDER_OFFSET + " or " + ORDER_TRACE);
+    }
     replay = FirstResponseReplay.of(trace);
     ExampleWorkload.log(replay.describe(header, manifest, overlayBytes, shaped.bytesPerSecond()));
     FirstResponseReplay.Needed needed = replay.needed(header, manifest);
     headBytes = needed.headBytes() + needed.attachmentBytes();
     neededSeconds = shaped.bytesPerSecond() > 0 ? needed.total() / (double) shaped.bytesPerSecond() : 0;
-    samplesFile = dir.resolve("samples-" + mode + "-" + link.replace(':', '_') + ".tsv");
+    samplesFile = dir.resolve("samples-" + mode + "-" + order + "-" + fuseOptions.replace(',', '+').replace("=", "")
+        + "-" + link.replace(':', '_') + ".tsv");
     samples.setLength(0);
     samples.append("# FirstResponseBenchmark mode=").append(mode).append(" sizeMiB=").append(sizeMiB).append(" link=")
-        .append(link).append(" overlayBytes=").append(overlayBytes).append(" neededBytes=").append(needed.total())
+        .append(link).append(" order=").append(order).append(" overlayBytes=").append(overlayBytes).append(" neededBytes=").append(needed.total())
         .append("\n# sample\tseconds\tsegmentBytesFetched\tsegmentsFetched\tdemands\n");
     measured.clear();
     expectedCrc = replayFiles(work.files.disk(), work.files.memory());
@@ -237,7 +279,11 @@ public class FirstResponseBenchmark {
     synchronized (this) {
       es = opened;
     }
-    Mounts mounted = Mounts.mount(opened.fileSystem(), mnt, FirstResponseWorkload.mountOptions(),
+    List<String> mountOptions = new ArrayList<>(FirstResponseWorkload.mountOptions());
+    if (!fuseOptions.equals("none")) {
+      mountOptions.addAll(List.of(fuseOptions.split(",")));
+    }
+    Mounts mounted = Mounts.mount(opened.fileSystem(), mnt, mountOptions,
         Duration.ofSeconds(30));
     synchronized (this) {
       mount = mounted;
@@ -299,8 +345,8 @@ public class FirstResponseBenchmark {
         : String.format(Locale.ROOT, "fetched %d segment bytes in %d segments (%d demands) + %d head and attachments"
             + " by the mark", bytes, segments, demands, headBytes);
     ExampleWorkload.log(String.format(Locale.ROOT,
-        "first-response mode=%s size=%dMiB link=%s %s: %.3f s; %s; needed/rate %.3f s",
-        mode, sizeMiB, link, name, elapsedNanos / 1e9, fetched, neededSeconds));
+        "first-response mode=%s order=%s fuse=%s size=%dMiB link=%s %s: %.3f s; %s; needed/rate %.3f s",
+        mode, order, fuseOptions, sizeMiB, link, name, elapsedNanos / 1e9, fetched, neededSeconds));
   }
 
   /** Unmounts, then closes the early start; the first failure is thrown (or added to {@code cause}). */
@@ -340,10 +386,10 @@ public class FirstResponseBenchmark {
     long[] b = measured.stream().mapToLong(m -> m[1]).sorted().toArray();
     long[] d = measured.stream().mapToLong(m -> m[3]).sorted().toArray();
     ExampleWorkload.log(String.format(Locale.ROOT,
-        "first-response summary mode=%s size=%dMiB link=%s, %d samples: time median %.3f s (min %.3f,"
+        "first-response summary mode=%s order=%s fuse=%s size=%dMiB link=%s, %d samples: time median %.3f s (min %.3f,"
             + " max %.3f); segment bytes fetched by the mark median %d (min %d, max %d); demands median %d;"
             + " needed/rate %.3f s; overlay %d bytes; samples in %s",
-        mode, sizeMiB, link, t.length, t[t.length / 2] / 1e9, t[0] / 1e9, t[t.length - 1] / 1e9, b[b.length / 2], b[0],
+        mode, order, fuseOptions, sizeMiB, link, t.length, t[t.length / 2] / 1e9, t[0] / 1e9, t[t.length - 1] / 1e9, b[b.length / 2], b[0],
         b[b.length - 1], d[d.length / 2], neededSeconds, overlayBytes, samplesFile));
   }
 

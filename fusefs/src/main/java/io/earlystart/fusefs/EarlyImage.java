@@ -36,6 +36,7 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class EarlyImage implements WritableImage {
   static final int CS = Manifest.CHUNK_SIZE;
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(EarlyImage.class);
   private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(ImageFs.SCRATCH_BYTES);
 
   /** Where segments come from: a future completed once the segment's chunks are present. */
@@ -213,6 +214,9 @@ public final class EarlyImage implements WritableImage {
       CompletableFuture<Void>[] fs = new CompletableFuture[n];
       for (int i = 0; i < n; i++) {
         fs[i] = segments.demand(need[i]);
+        if (LOG.isDebugEnabled() && !fs[i].isDone()) {
+          LOG.debug("{}: a read from chunk {} waits for segment {}", image.fileName, chunk, need[i]);
+        }
       }
       long deadline = start + waitDeadline.toNanos();
       for (int i = 0; i < n; i++) {
