@@ -183,6 +183,12 @@ public final class EarlyStart implements Closeable {
     }
   }
 
+  /** The bytes of attachment {@code name} (vmstate, vm.json), or null if the overlay has none. */
+  public byte[] attachment(String name) {
+    byte[] b = attachments.get(name);
+    return b == null ? null : b.clone();
+  }
+
   /** The overlay's head (header and manifest). */
   public OverlayHead head() {
     return head;
