@@ -147,7 +147,7 @@ final class LaunchCommand implements Callable<Integer> {
               + "log %s)%n", es.head().id(), Units.seconds(mounted - t0), Units.seconds(running - mounted), vm.guestPort,
               hostPort, q.pid(), run.resolve("qemu.log"));
           out.flush();
-          waitForExit(q, es);
+          waitForExit(q, es, run.resolve("qemu.log"));
           out.printf("QEMU exited with %d%n", q.exitValue());
           out.flush();
         } finally {
@@ -197,6 +197,7 @@ final class LaunchCommand implements Callable<Integer> {
       }
       qmp.execute("cont", null, step);
     } catch (IOException e) {
+      failIfFetchingStopped(es); // the real cause (corrupt overlay, source gone) when there is one
       if (!q.isAlive()) {
         throw new IOException("QEMU exited: " + lastLine(run.resolve("qemu.log")), e);
       }
@@ -205,9 +206,14 @@ final class LaunchCommand implements Callable<Integer> {
   }
 
   /** Until QEMU exits; if fetching stops for good (source gone too long, corrupt segment), stops the VM. */
-  private static void waitForExit(Process q, EarlyStart es) throws IOException, InterruptedException {
+  private static void waitForExit(Process q, EarlyStart es, Path log) throws IOException, InterruptedException {
     while (!q.waitFor(200, TimeUnit.MILLISECONDS)) {
       failIfFetchingStopped(es);
+    }
+    failIfFetchingStopped(es); // a memory read that failed kills QEMU with SIGBUS: say why
+    if (q.exitValue() != 0) {
+      throw new IOException("QEMU exited with " + q.exitValue() + (q.exitValue() == 135 ? " (SIGBUS)" : "") + ": "
+          + lastLine(log));
     }
   }
 

@@ -91,6 +91,16 @@ public final class OverlayFile implements OverlayReader {
     return readVerified(s.offset(), s.length(), s.sha256(), s.toString());
   }
 
+  /**
+   * The stored bytes of {@code s} as they are in the file, not verified (fewer than {@code s.length()}
+   * if the file is truncated): for a fetcher whose caller verifies and counts bad copies.
+   */
+  public byte[] readSegmentUnverified(Segment s) throws IOException {
+    byte[] b = new byte[s.length()];
+    int got = readAt(channel, header.dataStart() + s.offset(), b, 0, b.length);
+    return got == b.length ? b : Arrays.copyOf(b, got);
+  }
+
   /** The decompressed bytes of {@code a}, verified against the manifest. */
   @Override
   public byte[] readAttachment(Attachment a) throws IOException {

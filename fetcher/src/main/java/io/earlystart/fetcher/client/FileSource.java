@@ -17,9 +17,10 @@ import java.util.concurrent.LinkedBlockingDeque;
  * A {@link SegmentSource} for an overlay file on a local (or mounted network) file system. Each
  * {@link Session} opens the file with {@link OverlayFile#open} (whose errors pass through unchanged)
  * and runs one daemon thread that serves demands first, then the stream in order, with positional
- * reads. Segments are read with {@link OverlayFile#readSegment}, so they reach the sink already
- * verified (the contract allows unverified bytes; verifying twice costs little for a file). A read
- * error, or a segment that fails its SHA-256, is reported once through {@link SegmentSink#failed}.
+ * reads. Segments reach the sink as the file holds them, unverified (as the contract allows): the
+ * scheduler verifies them and, since a file sends the same bad bytes again, gives up with a
+ * {@code CorruptOverlayException} naming the segment after its attempts. A read error is reported
+ * once through {@link SegmentSink#failed}.
  *
  * <p>Thread-safe. Each session owns its {@link OverlayFile} and closes it; closing the source closes
  * the sessions still open.
@@ -134,7 +135,9 @@ public final class FileSource implements SegmentSource {
           if (!demanded && sent.get(index)) {
             continue;
           }
-          byte[] frame = file.readSegment(head.manifest().segments().get(index));
+          // unverified: the scheduler checks it and, for a corrupt file, gives up after its attempts
+          // with the segment named, where a failed session would only be retried until giveUpAfter
+          byte[] frame = file.readSegmentUnverified(head.manifest().segments().get(index));
           sent.set(index);
           synchronized (sinkLock) {
             if (closed || dead) {

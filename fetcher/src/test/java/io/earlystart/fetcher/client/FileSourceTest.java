@@ -1,6 +1,7 @@
 package io.earlystart.fetcher.client;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -47,24 +48,36 @@ class FileSourceTest extends SegmentSourceContract {
   }
 
   @Test
-  void segmentCorruptedAfterOpenFailsTheSessionOnce() throws Exception {
+  void aCorruptSegmentIsDeliveredAsItIsAndTheSchedulerGivesUpNamingIt() throws Exception {
     Path copy = dir.resolve("damaged-later.esov");
     Files.copy(dir.resolve(OVERLAY), copy, StandardCopyOption.REPLACE_EXISTING);
     Recorder sink = new Recorder();
+    int count;
     try (SegmentSource src = new FileSource(copy); SegmentSource.Session s = src.open(sink, TIMEOUT)) {
       var seg = s.head().manifest().segments().get(5);
+      count = s.head().manifest().segments().size();
       try (FileChannel ch = FileChannel.open(copy, StandardOpenOption.WRITE)) {
         ch.write(java.nio.ByteBuffer.wrap(new byte[] {0x55, 0x55}), seg.fileOffset(s.head().header()) + 3);
       }
       s.stream(all());
-      Throwable e = sink.awaitFailure();
-      assertInstanceOf(CorruptOverlayException.class, e);
-      assertTrue(e.getMessage().contains("segment 5"), e.getMessage());
-      Thread.sleep(50);
-      s.demand(0);
-      Thread.sleep(50);
-      assertEquals(1, sink.failures.get());
-      assertEquals(5, sink.got.size(), "segments 0..4 arrived, nothing after the failure");
+      sink.awaitAll(count);
+      assertEquals(0, sink.failures.get(), "a bad segment is the scheduler's to judge, not a lost session");
+      assertFalse(java.util.Arrays.equals(io.earlystart.overlay.Sha256.of(sink.got.get(5)), seg.sha256()));
+    }
+    // the scheduler fetches it again, gets the same bytes, and gives up with the segment named
+    try (SegmentSource src = new FileSource(copy)) {
+      io.earlystart.fetcher.SegmentScheduler sched = new io.earlystart.fetcher.SegmentScheduler(src, (sg, f) -> { },
+          io.earlystart.fetcher.SchedulerOptions.DEFAULTS, new java.util.BitSet());
+      try {
+        sched.start();
+        java.util.concurrent.ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(
+            java.util.concurrent.ExecutionException.class,
+            () -> sched.completion().get(10, java.util.concurrent.TimeUnit.SECONDS));
+        assertInstanceOf(CorruptOverlayException.class, e.getCause());
+        assertTrue(e.getCause().getMessage().contains("segment 5"), e.getCause().getMessage());
+      } finally {
+        sched.close();
+      }
     }
   }
 }
