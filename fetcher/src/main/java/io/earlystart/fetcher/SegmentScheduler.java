@@ -51,6 +51,12 @@ public final class SegmentScheduler implements Closeable {
   private final SchedulerOptions options;
   private final ScheduledExecutorService control;
   private final ExecutorService applyThread;
+  /**
+   * Closes sessions, never under {@link #lock}: a session's close takes its own lock, which a session
+   * thread holds while it calls back into the sink (and so into {@code lock}); closing under {@code lock}
+   * deadlocked exactly there (a corrupt segment from a FileSource, rejected and given up on).
+   */
+  private final ExecutorService closer;
   private final Object lock = new Object();
   private final CompletableFuture<Void> all = new CompletableFuture<>();
 
@@ -90,6 +96,7 @@ public final class SegmentScheduler implements Closeable {
     this.present = (BitSet) present.clone();
     this.control = Executors.newSingleThreadScheduledExecutor(daemon("earlystart-fetch-control"));
     this.applyThread = Executors.newSingleThreadExecutor(daemon("earlystart-fetch-apply"));
+    this.closer = Executors.newSingleThreadExecutor(daemon("earlystart-fetch-close"));
   }
 
   private static java.util.concurrent.ThreadFactory daemon(String name) {
@@ -305,7 +312,7 @@ public final class SegmentScheduler implements Closeable {
     if (attempts != null && present.cardinality() == attempts.length && !all.isDone()) {
       all.complete(null);
       if (session != null) {
-        session.close();
+        closeLater(session);
         session = null;
       }
     }
@@ -389,7 +396,7 @@ public final class SegmentScheduler implements Closeable {
       LOG.warn("lost {}: {}; reconnecting", source.describe(), cause.toString());
       lastError = cause;
       if (session != null) {
-        session.close();
+        closeLater(session);
         session = null;
       }
       generation++;
@@ -431,11 +438,11 @@ public final class SegmentScheduler implements Closeable {
     }
     synchronized (lock) {
       if (closed || fatal != null || gen != generation) {
-        s.close();
+        closeLater(s);
         return;
       }
       if (!s.head().id().equals(head.id())) {
-        s.close();
+        closeLater(s);
         fail(new IOException(source.describe() + " now serves overlay " + s.head().id() + ", not " + head.id()));
         return;
       }
@@ -449,6 +456,15 @@ public final class SegmentScheduler implements Closeable {
         }
       }
       topUp();
+    }
+  }
+
+  /** Closes {@code s} on the closer thread (see {@link #closer}); inline once the scheduler is closed. */
+  private void closeLater(SegmentSource.Session s) {
+    try {
+      closer.execute(s::close);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      s.close();
     }
   }
 
@@ -467,7 +483,7 @@ public final class SegmentScheduler implements Closeable {
       failed = new HashMap<>(waiting);
       waiting.clear();
       if (session != null) {
-        session.close();
+        closeLater(session);
         session = null;
       }
     }
@@ -496,8 +512,10 @@ public final class SegmentScheduler implements Closeable {
     fail(new IOException("fetching from " + source.describe() + " was stopped"), false);
     control.shutdownNow();
     applyThread.shutdownNow();
+    closer.shutdown(); // the sessions queued for closing are still closed
     try {
       applyThread.awaitTermination(10, TimeUnit.SECONDS);
+      closer.awaitTermination(10, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
