@@ -170,6 +170,61 @@ class LaunchIT {
   }
 
   @Test
+  void aServerThatDiesStopsTheVmWithAClearError() throws Exception {
+    Path cache = tmp.resolve("cache");
+    int port = freePort();
+    OverlayServer server = OverlayServer.start(ServerOptions.of(served).withBind("127.0.0.1", 0)
+        .withRate(38_000_000 / 8).withDelay(Duration.ofMillis(10)));
+    Launched l;
+    try {
+      l = resumed("es://127.0.0.1:" + server.port() + "/app.overlay", cache, port, "--memory-wait", "3s");
+    } finally {
+      server.close();
+    }
+    try {
+      assertTrue(l.process().waitFor(90, TimeUnit.SECONDS), "launch must give up once the source is gone");
+      StringBuilder rest = new StringBuilder();
+      for (String line; (line = l.out().readLine()) != null; ) {
+        rest.append(line).append('\n');
+      }
+      assertEquals(Main.EXIT_ERROR, l.process().exitValue(), rest.toString());
+      assertTrue(rest.toString().contains("earlystart: ") && rest.toString().contains("unreachable"), rest.toString());
+      assertFalse(Mounts.isMounted(cache.resolve("mnt")), "the mount must be gone");
+      assertFalse(qemuRunningOn(port), "no QEMU may be left behind");
+    } finally {
+      l.process().destroyForcibly();
+    }
+  }
+
+  @Test
+  void aCorruptSegmentStopsTheVmWithExitThree() throws Exception {
+    Path bad = Files.createDirectories(tmp.resolve("bad")).resolve("app.overlay");
+    Files.copy(served.resolve("app.overlay"), bad);
+    long size = Files.size(bad);
+    try (var f = new java.io.RandomAccessFile(bad.toFile(), "rw")) {
+      for (long at = size / 3; at < size; at += size / 16) { // inside segments all over the stream
+        f.seek(at);
+        int b = f.read();
+        f.seek(at);
+        f.write(b ^ 0x5a);
+      }
+    }
+    Path cache = tmp.resolve("cache");
+    int port = freePort();
+    Process p = launch(bad.toString(), vm.resolve("base/disk.img"), cache, port);
+    try {
+      assertTrue(p.waitFor(120, TimeUnit.SECONDS), "launch must stop on a corrupt overlay");
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertEquals(Main.EXIT_CORRUPT, p.exitValue(), out);
+      assertTrue(out.contains("earlystart: corrupt overlay"), out);
+      assertFalse(Mounts.isMounted(cache.resolve("mnt")), "the mount must be gone");
+      assertFalse(qemuRunningOn(port), "no QEMU may be left behind");
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+
+  @Test
   void captureSavesARunningVmSoThatItResumes() throws Exception {
     Path dir = Files.createDirectories(tmp.resolve("vm"));
     Files.copy(vm.resolve("base/disk.img"), dir.resolve("disk.img"));
