@@ -3,7 +3,8 @@
 # demo on generated example images: create an overlay, inspect --verify it, synthesize the customised
 # VM from it, and check the result byte for byte against the originals; then early start: serve the
 # overlay over an emulated 38 Mbit/s link, mount the customised images at once, read them while they
-# stream in, and compare them with the originals.
+# stream in, and compare them with the originals. Last, the real test VM (vm/demo.sh): built, its
+# start-up recorded, and its first answer timed early-started vs synthesized-then-resumed.
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/install-packages.sh
@@ -60,3 +61,5 @@ for f in disk.img memory.img vmstate vm.json; do
 done
 $es status "$mnt"
 fusermount -u "$mnt"
+echo "== the real VM: early start vs synthesize-then-resume (vm/demo.sh; builds the VM, about a minute)"
+vm/demo.sh "${EARLYSTART_VM_DEMO_DIR:-work/vm-demo}"

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# vm/demo.sh WORKDIR: the real VM early-started, next to classic synthesis, over an emulated 38 Mbit/s
+# link with 20 ms RTT. Builds the test VM (vm/build.sh WORKDIR/vm), makes its overlay, records the VM's
+# start-up once with `launch --trace-out` from the local overlay, reorders the overlay by it, then times
+# the app's first answer: early start (`earlystart launch` from `earlystart serve`) vs synthesize-then-
+# resume (`earlystart synthesize` from the same server, then QEMU on the result). Each answer is checked.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+es="$root/bin/earlystart"
+[ $# -eq 1 ] || { echo "usage: vm/demo.sh WORKDIR" >&2; exit 2; }
+mkdir -p "$1"
+work=$(cd "$1" && pwd)
+vm="$work/vm"
+rate=${EARLYSTART_RATE:-38mbit}
+delay=${EARLYSTART_DELAY:-10ms}
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+answer() { # PORT: the app's answer, retried until it comes (60 s)
+  for _ in $(seq 600); do
+    if a=$(curl -s -m 30 "http://127.0.0.1:$1/cgi-bin/infer" 2>/dev/null) && [ -n "$a" ]; then echo "$a"; return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+launch() { # SOURCE CACHE PORT LOG [extra...]: starts launch in the background, waits for "resumed"
+  local source=$1 cache=$2 port=$3 log=$4; shift 4
+  rm -rf "$cache"
+  "$es" launch --base-disk "$vm/base/disk.img" --base-memory "$vm/base/memory.img" --source "$source" \
+    --cache-dir "$cache" --kernel "$vm/kernel/vmlinuz" --initrd "$vm/initramfs.cpio.gz" --port "$port" "$@" \
+    > "$log" 2>&1 &
+  launched=$!
+  pids+=("$launched")
+  for _ in $(seq 1200); do
+    grep -q '^resumed ' "$log" && return 0
+    kill -0 "$launched" 2>/dev/null || { cat "$log" >&2; return 1; }
+    sleep 0.05
+  done
+  cat "$log" >&2
+  return 1
+}
+stop() { kill -TERM "$1"; wait "$1" 2>/dev/null || true; }
+
+echo "== the test VM (vm/build.sh $vm)"
+"$here/build.sh" "$vm" > "$work/build.log" 2>&1 || { tail -20 "$work/build.log" >&2; exit 1; }
+expected=$(cat "$vm/expected-answer.txt")
+mkdir -p "$work/offset" "$work/ordered"
+echo "== overlay of the customised VM against its base"
+"$es" create -q --base-disk "$vm/base/disk.img" --base-memory "$vm/base/memory.img" --disk "$vm/app/disk.img" \
+  --memory "$vm/app/memory.img" --vmstate "$vm/app/vmstate" --vm-config "$vm/app/vm.json" \
+  -o "$work/offset/app.overlay"
+echo "== recording the VM's start-up (launch --trace-out, local overlay)"
+port=$(free_port)
+launch "$work/offset/app.overlay" "$work/cache-record" "$port" "$work/record.log" --trace-out "$work/startup.trace"
+[ "$(answer "$port")" = "$expected" ] || { echo "wrong answer while recording" >&2; exit 1; }
+stop "$launched"
+"$es" reorder "$work/offset/app.overlay" --trace "$work/startup.trace" -o "$work/ordered/app.overlay" | tail -1
+
+serve_log="$work/serve.log"
+"$es" serve "$work/ordered" --port 0 --rate "$rate" --delay "$delay" > "$serve_log" 2>&1 &
+pids+=("$!")
+for _ in $(seq 100); do grep -q serving "$serve_log" && break; sleep 0.1; done
+sport=$(sed -n 's/.*on 127.0.0.1:\([0-9]*\).*/\1/p' "$serve_log")
+[ -n "$sport" ] || { cat "$serve_log" >&2; exit 1; }
+source="es://127.0.0.1:$sport/app.overlay"
+size=$(stat -c %s "$work/ordered/app.overlay")
+
+echo "== early start: earlystart launch from $source ($rate, $delay each way)"
+port=$(free_port)
+t0=$(now_ms)
+launch "$source" "$work/cache-early" "$port" "$work/early.log"
+a=$(answer "$port"); t1=$(now_ms)
+[ "$a" = "$expected" ] || { echo "early start: wrong answer '$a'" >&2; exit 1; }
+fetched=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bytes"]["fetched"])' "$work/cache-early/mnt/status")
+stop "$launched"
+early=$((t1 - t0))
+
+echo "== synthesize, then resume: earlystart synthesize from $source, then QEMU"
+rm -rf "$work/synth"
+t2=$(now_ms)
+"$es" synthesize -q --base-disk "$vm/base/disk.img" --base-memory "$vm/base/memory.img" "$source" -o "$work/synth"
+VM_KERNEL="$vm/kernel/vmlinuz" VM_INITRD="$vm/initramfs.cpio.gz" VM_EXPECT="$expected" \
+  "$here/resume-check.sh" "$work/synth" > "$work/synth-resume.log"
+t3=$(now_ms)
+synth=$((t3 - t2))
+
+echo
+echo "first answer of the customised VM over $rate with $delay each way (overlay $((size / 1000000)) MB):"
+secs() { awk -v ms="$1" 'BEGIN { printf "%.2f", ms / 1000 }'; }
+printf '  %-34s %6s s  (%s MB fetched by then)\n' "early start (earlystart launch)" "$(secs "$early")" \
+  "$((fetched / 1000000))"
+printf '  %-34s %6s s  (%s MB fetched)\n' "synthesize, then resume" "$(secs "$synth")" "$((size / 1000000))"
+printf '  answer: %s\n' "$expected"
