@@ -83,6 +83,11 @@ final class LaunchCommand implements Callable<Integer> {
       + "the trace gets a 'resumed' mark when the VM runs.")
   Path traceOut;
 
+  @Option(names = "--preload", paramLabel = "LIB.so",
+      description = "A library QEMU runs with (LD_PRELOAD), e.g. vm/nohugepage.c built with cc: RAM faults then "
+          + "read 4 KiB pages instead of 2 MiB windows (pair it with -o max_readahead=4096).")
+  Path preload;
+
   @Option(names = "-o", paramLabel = "OPTION", split = ",", description = "Extra libfuse mount option(s).")
   List<String> fuseOptions = new ArrayList<>();
 
@@ -94,9 +99,9 @@ final class LaunchCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     Path mnt = (mountPoint != null ? mountPoint : cacheDir.resolve("mnt")).toAbsolutePath().normalize();
     Path run = cacheDir.resolve("run").toAbsolutePath().normalize();
-    for (Path p : List.of(kernel, initrd)) {
+    for (Path p : preload != null ? List.of(kernel, initrd, preload) : List.of(kernel, initrd)) {
       if (!Files.isReadable(p)) {
-        throw new java.nio.file.NoSuchFileException(p.toString(), null, "kernel or initrd not found");
+        throw new java.nio.file.NoSuchFileException(p.toString(), null, "kernel, initrd or preload library not found");
       }
     }
     long t0 = System.nanoTime();
@@ -126,8 +131,13 @@ final class LaunchCommand implements Callable<Integer> {
         List<String> argv = vm.argv(qemu, kernel, initrd, mnt, share, hostPort, run);
         argv.addAll(qemuArgs);
         Files.writeString(run.resolve("argv"), String.join(" ", argv) + "\n");
-        Process q = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(run.resolve("qemu.log").toFile())
-            .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+        ProcessBuilder qb = new ProcessBuilder(argv).redirectErrorStream(true)
+            .redirectOutput(run.resolve("qemu.log").toFile())
+            .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        if (preload != null) {
+          qb.environment().put("LD_PRELOAD", preload.toAbsolutePath().toString());
+        }
+        Process q = qb.start();
         Thread hook = new Thread(() -> {
           stopQemu(q, run);
           try {
