@@ -151,9 +151,7 @@ final class FirstResponseWorkload {
 
   /** The mount options of {@code earlystart mount}: defaults plus the write options. */
   static List<String> mountOptions() {
-    List<String> o = new ArrayList<>(Mounts.DEFAULT_OPTIONS);
-    o.addAll(Mounts.WRITE_OPTIONS);
-    return o;
+    return Mounts.writableOptions(List.of());
   }
 
   /**

@@ -181,8 +181,7 @@ final class FuseReadRig implements AutoCloseable {
   }
 
   private void startBindfs(Path source, boolean multithreaded) throws IOException, InterruptedException {
-    List<String> opts = new ArrayList<>(Mounts.DEFAULT_OPTIONS);
-    opts.addAll(Mounts.WRITE_OPTIONS);
+    List<String> opts = Mounts.writableOptions(List.of());
     List<String> cmd = new ArrayList<>(List.of("bindfs", "-f"));
     if (multithreaded) {
       cmd.add("--multithreaded");

@@ -55,8 +55,7 @@ final class CaptureCommand implements Callable<Integer> {
     try (Qmp qmp = Qmp.connect(socket, Duration.ofSeconds(10), () -> true)) {
       Map<String, Object> backend = sharedFileBackend(qmp, step);
       String id = (String) backend.get("id");
-      String memPath = (String) ret(qmp.execute("qom-get",
-          "{\"path\": " + Json.quote("/objects/" + id) + ", \"property\": \"mem-path\"}", step));
+      String memPath = (String) backend.get("mem-path");
       long ramBytes = ((Double) backend.get("size")).longValue();
       qmp.execute("migrate-set-capabilities",
           "{\"capabilities\": [{\"capability\": \"x-ignore-shared\", \"state\": true}]}", step);
@@ -110,7 +109,10 @@ final class CaptureCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** The memory backend that is file-backed and shared, or a clear error naming what is wrong. */
+  /**
+   * The memory backend that is file-backed and shared (query-memdev's entry, plus its {@code mem-path}),
+   * or a clear error naming what is wrong.
+   */
   @SuppressWarnings("unchecked")
   private static Map<String, Object> sharedFileBackend(Qmp qmp, Duration step) throws IOException {
     Object list = ret(qmp.execute("query-memdev", null, step));
@@ -122,9 +124,11 @@ final class CaptureCommand implements Callable<Integer> {
       Map<String, Object> m = (Map<String, Object>) o;
       if (Boolean.TRUE.equals(m.get("share")) && m.get("id") instanceof String id) {
         try {
-          ret(qmp.execute("qom-get", "{\"path\": " + Json.quote("/objects/" + id) + ", \"property\": \"mem-path\"}",
-              step));
-          return m;
+          Object path = ret(qmp.execute("qom-get", "{\"path\": " + Json.quote("/objects/" + id)
+              + ", \"property\": \"mem-path\"}", step));
+          Map<String, Object> withPath = new java.util.HashMap<>(m);
+          withPath.put("mem-path", path);
+          return withPath;
         } catch (IOException notAFile) {
           // shared, but not memory-backend-file
         }

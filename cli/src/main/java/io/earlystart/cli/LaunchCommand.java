@@ -40,13 +40,8 @@ final class LaunchCommand implements Callable<Integer> {
   @picocli.CommandLine.Mixin
   BaseImages base;
 
-  @Option(names = "--source", required = true, paramLabel = "SOURCE",
-      description = "The overlay: es://host:port/NAME, an http(s):// URL, or a file.")
-  String source;
-
-  @Option(names = "--cache-dir", required = true, paramLabel = "DIR",
-      description = "Cache directory of the mount; also holds mnt/ (unless --mount-point) and run/ (QEMU's files).")
-  Path cacheDir;
+  @picocli.CommandLine.Mixin
+  EarlyStartOptions early;
 
   @Option(names = "--kernel", required = true, paramLabel = "FILE", description = "The base VM's kernel.")
   Path kernel;
@@ -73,23 +68,10 @@ final class LaunchCommand implements Callable<Integer> {
       converter = DurationConverter.class, description = "Deadline for QEMU to resume (default: ${DEFAULT-VALUE}).")
   Duration resumeTimeout;
 
-  @Option(names = "--memory-wait", paramLabel = "DURATION", defaultValue = "60min",
-      converter = DurationConverter.class,
-      description = "How long a memory read may wait for its chunk; also how long the source may stay "
-          + "unreachable before launch stops the VM (default: ${DEFAULT-VALUE}).")
-  Duration memoryWait;
-
-  @Option(names = "--trace-out", paramLabel = "FILE", description = "Record first touches (as mount --trace-out); "
-      + "the trace gets a 'resumed' mark when the VM runs.")
-  Path traceOut;
-
   @Option(names = "--preload", paramLabel = "LIB.so",
       description = "A library QEMU runs with (LD_PRELOAD), e.g. vm/nohugepage.c built with cc: RAM faults then "
           + "read 4 KiB pages instead of 2 MiB windows (pair it with -o max_readahead=4096).")
   Path preload;
-
-  @Option(names = "-o", paramLabel = "OPTION", split = ",", description = "Extra libfuse mount option(s).")
-  List<String> fuseOptions = new ArrayList<>();
 
   @Parameters(paramLabel = "QEMU_ARG", arity = "0..*", description = "Extra QEMU arguments (after --).")
   List<String> qemuArgs = new ArrayList<>();
@@ -97,19 +79,17 @@ final class LaunchCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
-    Path mnt = (mountPoint != null ? mountPoint : cacheDir.resolve("mnt")).toAbsolutePath().normalize();
-    Path run = cacheDir.resolve("run").toAbsolutePath().normalize();
+    Path mnt = (mountPoint != null ? mountPoint : early.cacheDir.resolve("mnt")).toAbsolutePath().normalize();
+    Path run = early.cacheDir.resolve("run").toAbsolutePath().normalize();
     for (Path p : preload != null ? List.of(kernel, initrd, preload) : List.of(kernel, initrd)) {
       if (!Files.isReadable(p)) {
         throw new java.nio.file.NoSuchFileException(p.toString(), null, "kernel, initrd or preload library not found");
       }
     }
     long t0 = System.nanoTime();
-    FirstTouchTrace trace = traceOut != null ? new FirstTouchTrace(traceOut) : null;
-    EarlyStart.Options options = EarlyStart.Options.of(base.disk, base.memory, source, cacheDir)
-        .withWaits(Duration.ofSeconds(30), memoryWait);
+    FirstTouchTrace trace = early.trace();
     CountDownLatch finished = new CountDownLatch(1);
-    try (EarlyStart es = EarlyStart.open(options, trace != null ? trace : EarlyImage.Touches.NONE)) {
+    try (EarlyStart es = EarlyStart.open(early.options(base), trace != null ? trace : EarlyImage.Touches.NONE)) {
       byte[] config = es.attachment(Attachment.VM_CONFIG);
       if (config == null || es.attachment(Attachment.VMSTATE) == null) {
         throw new IOException("overlay " + es.head().id() + " carries no vm.json or no vmstate: it cannot be launched");
@@ -120,10 +100,7 @@ final class LaunchCommand implements Callable<Integer> {
       }
       Files.createDirectories(mnt);
       Files.createDirectories(run);
-      List<String> mountOptions = new ArrayList<>(Mounts.DEFAULT_OPTIONS);
-      mountOptions.addAll(Mounts.WRITE_OPTIONS);
-      mountOptions.addAll(fuseOptions);
-      try (Mounts mount = Mounts.mount(es.fileSystem(), mnt, mountOptions, Duration.ofSeconds(30))) {
+      try (Mounts mount = Mounts.mount(es.fileSystem(), mnt, early.mountOptions(), Duration.ofSeconds(30))) {
         es.startStream();
         long mounted = System.nanoTime();
         int hostPort = port != 0 ? port : freePort();

@@ -36,38 +36,14 @@ final class MountCommand implements Callable<Integer> {
   @picocli.CommandLine.Mixin
   BaseImages base;
 
-  @Option(names = "--source", required = true, paramLabel = "SOURCE",
-      description = "The overlay: es://host:port/NAME (earlystart serve), an http(s):// URL, or a file.")
-  String source;
-
-  @Option(names = "--cache-dir", required = true, paramLabel = "DIR",
-      description = "Where arrived chunks and guest writes are kept (created if missing; one mount at a time).")
-  Path cacheDir;
+  @picocli.CommandLine.Mixin
+  EarlyStartOptions early;
 
   @Parameters(index = "0", paramLabel = "MOUNTPOINT", description = "An existing, empty directory.")
   Path mountPoint;
 
   @Option(names = "--foreground", description = "Serve in this process until unmounted or stopped.")
   boolean foreground;
-
-  @Option(names = "--trace-out", paramLabel = "FILE",
-      description = "Record the first touch of every chunk (time, image, chunk); format: ordering/README.md.")
-  Path traceOut;
-
-  @Option(names = "--disk-wait", paramLabel = "DURATION", defaultValue = "30s", converter = DurationConverter.class,
-      description = "How long a disk.img read waits for its chunk before it fails with EIO (default: "
-          + "${DEFAULT-VALUE}).")
-  Duration diskWait;
-
-  @Option(names = "--memory-wait", paramLabel = "DURATION", defaultValue = "60min",
-      converter = DurationConverter.class,
-      description = "How long a memory.img read waits, retrying across reconnects (an error there kills QEMU "
-          + "with SIGBUS); also how long the source may stay unreachable (default: ${DEFAULT-VALUE}).")
-  Duration memoryWait;
-
-  @Option(names = "-o", paramLabel = "OPTION", split = ",",
-      description = "Extra libfuse mount option(s), e.g. -o max_readahead=4096 (see native-notes/FUSE.md).")
-  List<String> extraOptions = new ArrayList<>();
 
   @Option(names = "--ready-timeout", paramLabel = "DURATION", defaultValue = "60s",
       converter = DurationConverter.class, hidden = true,
@@ -77,7 +53,7 @@ final class MountCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     if (!foreground) {
-      return new BackgroundMount(spec, mountPoint, cacheDir, readyTimeout).start();
+      return new BackgroundMount(spec, mountPoint, early.cacheDir, readyTimeout).start();
     }
     return serve();
   }
@@ -119,23 +95,18 @@ final class MountCommand implements Callable<Integer> {
 
   private void serveUntilUnmounted(java.io.PrintWriter out, java.util.concurrent.atomic.AtomicReference<Mounts> mounted)
       throws Exception {
-    FirstTouchTrace trace = traceOut != null ? new FirstTouchTrace(traceOut) : null;
-    EarlyStart.Options options = EarlyStart.Options.of(base.disk, base.memory, source, cacheDir)
-        .withWaits(diskWait, memoryWait);
+    FirstTouchTrace trace = early.trace();
     EarlyImage.Touches touches = trace != null ? trace : EarlyImage.Touches.NONE;
-    try (EarlyStart es = EarlyStart.open(options, touches)) {
+    try (EarlyStart es = EarlyStart.open(early.options(base), touches)) {
       if (trace != null) {
         trace.begin(es.head().id(), es.head().manifest());
       }
-      List<String> mountOptions = new ArrayList<>(Mounts.DEFAULT_OPTIONS);
-      mountOptions.addAll(Mounts.WRITE_OPTIONS);
-      mountOptions.addAll(extraOptions);
-      try (Mounts mount = Mounts.mount(es.fileSystem(), mountPoint, mountOptions, Duration.ofSeconds(30))) {
+      try (Mounts mount = Mounts.mount(es.fileSystem(), mountPoint, early.mountOptions(), Duration.ofSeconds(30))) {
         mounted.set(mount);
         es.startStream();
         var m = es.head().manifest();
         out.printf("mounted %s: overlay %s from %s, %d segments (%d already in %s)%n", mount.mountPoint(),
-            es.head().id(), source, m.segments().size(), es.scheduler().presentCount(), cacheDir);
+            es.head().id(), early.source, m.segments().size(), es.scheduler().presentCount(), early.cacheDir);
         out.flush();
         es.scheduler().completion().whenComplete((v, t) -> {
           if (t == null) {

@@ -100,8 +100,7 @@ class LaunchIT {
         rest.append(l).append('\n');
       }
       assertTrue(rest.toString().contains("QEMU exited"), rest.toString());
-      assertFalse(Mounts.isMounted(cache.resolve("mnt")), "the mount must be gone");
-      assertFalse(qemuRunningOn(port), "no QEMU may be left behind");
+      assertNothingLeft(cache, port);
     }
   }
 
@@ -189,8 +188,7 @@ class LaunchIT {
       }
       assertEquals(Main.EXIT_ERROR, l.process().exitValue(), rest.toString());
       assertTrue(rest.toString().contains("earlystart: ") && rest.toString().contains("unreachable"), rest.toString());
-      assertFalse(Mounts.isMounted(cache.resolve("mnt")), "the mount must be gone");
-      assertFalse(qemuRunningOn(port), "no QEMU may be left behind");
+      assertNothingLeft(cache, port);
     } finally {
       l.process().destroyForcibly();
     }
@@ -217,8 +215,7 @@ class LaunchIT {
       String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       assertEquals(Main.EXIT_CORRUPT, p.exitValue(), out);
       assertTrue(out.contains("earlystart: corrupt overlay"), out);
-      assertFalse(Mounts.isMounted(cache.resolve("mnt")), "the mount must be gone");
-      assertFalse(qemuRunningOn(port), "no QEMU may be left behind");
+      assertNothingLeft(cache, port);
     } finally {
       p.destroyForcibly();
     }
@@ -282,31 +279,12 @@ class LaunchIT {
         .withRate(38_000_000 / 8).withDelay(Duration.ofMillis(10)))) {
       int port = freePort();
       Path cache = tmp.resolve("cache");
-      Process p = launch("es://127.0.0.1:" + server.port() + "/app.overlay", vm.resolve("base/disk.img"), cache, port);
-      BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-      StringBuilder log = new StringBuilder();
+      Launched l = resumed("es://127.0.0.1:" + server.port() + "/app.overlay", cache, port);
       try {
-        String line;
-        while ((line = out.readLine()) != null && !line.startsWith("resumed ")) {
-          log.append(line).append('\n');
-        }
-        assertTrue(line != null, "launch ended before the VM resumed:\n" + log);
-        HttpResponse<String> answer = HttpClient.newHttpClient().send(
-            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/cgi-bin/infer"))
-                .timeout(Duration.ofSeconds(120)).build(), HttpResponse.BodyHandlers.ofString());
-        assertEquals(expected, answer.body().strip(), "the app's first answer");
-        // SIGTERM: QEMU quits, the mount goes away, the process ends
-        assertEquals(0, new ProcessBuilder("kill", "-TERM", Long.toString(p.pid())).start().waitFor());
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "launch did not stop on SIGTERM");
-        StringBuilder rest = new StringBuilder();
-        for (String l; (l = out.readLine()) != null; ) {
-          rest.append(l).append('\n');
-        }
-        assertTrue(rest.toString().contains("QEMU exited"), rest.toString());
-        assertFalse(Mounts.isMounted(cache.resolve("mnt")), "the mount must be gone");
-        assertFalse(qemuRunningOn(port), "no QEMU may be left behind");
+        assertEquals(expected, answer(port), "the app's first answer");
+        l.stop(cache, port); // SIGTERM: QEMU quits, the mount goes away, the process ends
       } finally {
-        p.destroyForcibly();
+        l.process().destroyForcibly();
       }
     }
   }
@@ -321,7 +299,13 @@ class LaunchIT {
     assertEquals(Main.EXIT_WRONG_BASE, p.exitValue(), out);
     assertTrue(out.contains("earlystart: wrong base disk"), out);
     assertFalse(Files.exists(cache.resolve("run/qemu.log")), "QEMU must not have been started");
-    assertFalse(qemuRunningOn(port));
+    assertFalse(qemuRunningOn(port), "no QEMU may be left behind");
+  }
+
+  /** After a launch ended: its mount is gone and no QEMU serves its port. */
+  static void assertNothingLeft(Path cache, int port) throws java.io.IOException {
+    assertFalse(Mounts.isMounted(cache.resolve("mnt")), "the mount must be gone");
+    assertFalse(qemuRunningOn(port), "no QEMU may be left behind");
   }
 
   private static boolean qemuRunningOn(int port) {

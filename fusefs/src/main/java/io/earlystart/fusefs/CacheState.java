@@ -1,5 +1,6 @@
 package io.earlystart.fusefs;
 
+import io.earlystart.overlay.Closer;
 import io.earlystart.overlay.Image;
 import java.io.ByteArrayOutputStream;
 import java.io.Closeable;
@@ -340,26 +341,7 @@ final class CacheState implements Closeable {
       first = e;
     }
     closed = true;
-    try {
-      closeChannels();
-    } catch (IOException e) {
-      if (first == null) {
-        first = e;
-      } else {
-        first.addSuppressed(e);
-      }
-    }
-    try {
-      lock.release();
-      lockChannel.close();
-    } catch (IOException e) {
-      if (first == null) {
-        first = e;
-      }
-    }
-    if (first != null) {
-      throw first;
-    }
+    Closer.closeAll(first, caches[0], caches[1], journal, lock::release, lockChannel);
   }
 
   private void closeChannels() throws IOException {

@@ -135,14 +135,18 @@ public final class EarlyImage implements WritableImage {
     int limit = dst.limit();
     try {
       long pos = offset;
+      long c = pos / CS;
+      long src = locate(c);
       while (pos < end) {
-        long c = pos / CS;
-        long src = locate(c);
+        // extend a run over following chunks of the same kind of source; each chunk is located once
         long runEnd = Math.min(end, (c + 1) * CS);
-        if (src < 0) {
-          while (runEnd < end && locate(runEnd / CS) == src) {
-            runEnd = Math.min(end, runEnd + CS);
+        long next = 0;
+        while (runEnd < end) {
+          next = locate(runEnd / CS);
+          if (src >= 0 || next != src) {
+            break;
           }
+          runEnd = Math.min(end, runEnd + CS);
         }
         int n = (int) (runEnd - pos);
         dst.limit(dst.position() + n);
@@ -156,6 +160,8 @@ public final class EarlyImage implements WritableImage {
           readBase((int) (src >>> 32), (src & 0xFFFFFFFFL) * CS + (pos - c * CS), dst);
         }
         pos = runEnd;
+        c = pos / CS;
+        src = next;
       }
     } finally {
       dst.limit(limit);
@@ -176,7 +182,7 @@ public final class EarlyImage implements WritableImage {
     return switch (kind) {
       case ZERO -> ZERO;
       case BASE_DISK, BASE_MEM -> ((long) kind.baseImage().ordinal() << 32) | (table.arg(e) & 0xFFFFFFFFL);
-      default -> present.get(c) ? CACHE : notArrived(c);
+      default -> notArrived(c); // DATA/DELTA: present once ensurePresent has waited for its segment
     };
   }
 
@@ -314,7 +320,7 @@ public final class EarlyImage implements WritableImage {
     writeFully(cache, c * CS, chunk);
   }
 
-  /** Writes overlay bytes of chunk {@code c} to the cache (the applier, under {@link #mutate}). */
+  /** Writes overlay bytes of chunk {@code c} (and the chunks after it, for a run) to the cache (the applier, under {@link #mutate}). */
   void writeArrived(long c, byte[] b, int off, int len) throws IOException {
     writeFully(cache, c * CS, ByteBuffer.wrap(b, off, len));
   }

@@ -6,6 +6,7 @@ import io.earlystart.fetcher.SegmentSource;
 import io.earlystart.fetcher.Sources;
 import io.earlystart.overlay.Attachment;
 import io.earlystart.overlay.BaseCheck;
+import io.earlystart.overlay.Closer;
 import io.earlystart.overlay.Image;
 import io.earlystart.overlay.Manifest;
 import io.earlystart.overlay.OverlayHead;
@@ -155,8 +156,9 @@ public final class EarlyStart implements Closeable {
     appliedAtOpen = present.cardinality();
     for (Image image : Image.values()) {
       EarlyImage img = images[image.ordinal()];
-      img.written.setAll(state.written(image));
-      img.present.setAll(state.written(image));
+      RoaringBitmap written = state.written(image);
+      img.written.setAll(written);
+      img.present.setAll(written);
     }
     scheduler.assumePresent(present);
     loadAttachments(m);
@@ -227,7 +229,7 @@ public final class EarlyStart implements Closeable {
 
   /** The live status, as the mount's {@code status} file shows it (JSON). */
   public String statusJson() {
-    return Status.json(this, head, scheduler, source.describe(), waits, images, appliedAtOpen, openedNanos,
+    return Status.json(head, scheduler, source.describe(), waits, images, appliedAtOpen, openedNanos,
         streamStartNanos, streamEndNanos);
   }
 

@@ -49,6 +49,14 @@ public final class Mounts implements AutoCloseable {
      */
     public static final List<String> WRITE_OPTIONS = List.of("big_writes", "max_write=131072");
 
+    /** {@link #DEFAULT_OPTIONS}, {@link #WRITE_OPTIONS}, then {@code extra}: the options of an early-start mount. */
+    public static List<String> writableOptions(List<String> extra) {
+        List<String> all = new java.util.ArrayList<>(DEFAULT_OPTIONS);
+        all.addAll(WRITE_OPTIONS);
+        all.addAll(extra);
+        return List.copyOf(all);
+    }
+
     private static final Logger log = LoggerFactory.getLogger(Mounts.class);
     private static final Path MOUNTINFO = Path.of("/proc/self/mountinfo");
     private static final long POLL_MILLIS = 10;

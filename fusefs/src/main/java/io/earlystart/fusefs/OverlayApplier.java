@@ -41,6 +41,12 @@ final class OverlayApplier implements SegmentScheduler.Applier, java.io.Closeabl
     images[0].mutate.lock();
     images[1].mutate.lock();
     try {
+      // DATA payloads of consecutive chunks lie back to back in the body (stream order follows offsets
+      // within a segment): one write per run, as synthesize does, broken by chunks the guest wrote
+      EarlyImage run = null;
+      long runChunk = 0;
+      int runOff = 0;
+      int runLen = 0;
       for (int i = 0; i < payloads.count(); i++) {
         int p = s.firstPayload() + i;
         for (int r = refs.start(p); r < refs.start(p + 1); r++) {
@@ -56,13 +62,28 @@ final class OverlayApplier implements SegmentScheduler.Applier, java.io.Closeabl
             delta.decode(body, payloads.offset(i), payloads.length(i), base, chunk, len,
                 source + " " + s + " payload " + p);
             target.writeArrived(c, chunk, 0, len);
-          } else if (payloads.length(i) != len) {
+            continue;
+          }
+          if (payloads.length(i) != len) {
             throw new CorruptOverlayException(source, -1,
                 s + ": payload " + p + " has " + payloads.length(i) + " bytes, its chunk " + len);
-          } else {
-            target.writeArrived(c, body, payloads.offset(i), len);
           }
+          if (target == run && c * EarlyImage.CS == runChunk * EarlyImage.CS + runLen
+              && payloads.offset(i) == runOff + runLen) {
+            runLen += len;
+            continue;
+          }
+          if (run != null) {
+            run.writeArrived(runChunk, body, runOff, runLen);
+          }
+          run = target;
+          runChunk = c;
+          runOff = payloads.offset(i);
+          runLen = len;
         }
+      }
+      if (run != null) {
+        run.writeArrived(runChunk, body, runOff, runLen);
       }
       state.recordApplied(s.index());
       markPresent(s);

@@ -29,7 +29,7 @@ import java.util.Locale;
 final class Status {
   private Status() {}
 
-  static String json(EarlyStart es, OverlayHead head, SegmentScheduler scheduler, String source, Waits[] waits,
+  static String json(OverlayHead head, SegmentScheduler scheduler, String source, Waits[] waits,
       EarlyImage[] images, int inCacheAtMount, long openedNanos, long streamStartNanos, long streamEndNanos) {
     Manifest m = head.manifest();
     SegmentScheduler.Stats st = scheduler.stats();

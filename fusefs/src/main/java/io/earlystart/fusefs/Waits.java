@@ -60,6 +60,7 @@ final class Waits {
       v[i] = recent.get(i);
     }
     Arrays.sort(v);
-    return v[Math.min(n - 1, (int) Math.ceil(q * n) - 1 < 0 ? 0 : (int) Math.ceil(q * n) - 1)];
+    int rank = (int) Math.ceil(q * n) - 1; // nearest rank
+    return v[Math.max(0, Math.min(n - 1, rank))];
   }
 }

@@ -48,7 +48,7 @@ import org.roaringbitmap.RoaringBitmap;
  */
 @Timeout(120)
 class EarlyStartIT {
-  static final List<String> MOUNT_OPTIONS = concat(Mounts.DEFAULT_OPTIONS, Mounts.WRITE_OPTIONS);
+  static final List<String> MOUNT_OPTIONS = Mounts.writableOptions(List.of());
   private static final int CS = 4096;
   private static final int SEGMENT = 32 << 10;
 
@@ -406,11 +406,5 @@ class EarlyStartIT {
     } finally {
       e.shutdownNow();
     }
-  }
-
-  private static List<String> concat(List<String> a, List<String> b) {
-    List<String> all = new ArrayList<>(a);
-    all.addAll(b);
-    return List.copyOf(all);
   }
 }

@@ -29,22 +29,15 @@ public final class TraceOrder implements AccessOrder {
         n += t.size();
       }
       long[] packed = new long[n];
+      long[] times = new long[n];
       int k = 0;
       for (Trace t : traces) {
         for (int i = 0; i < t.size(); i++) {
           if (t.image(i) == image) {
             // chunk (< 2^31) in the high bits, so sorting groups a chunk's touches; index for the time
             packed[k] = ((long) t.chunk(i) << 32) | k;
+            times[k] = t.nanos(i);
             k++;
-          }
-        }
-      }
-      long[] times = new long[k];
-      k = 0;
-      for (Trace t : traces) {
-        for (int i = 0; i < t.size(); i++) {
-          if (t.image(i) == image) {
-            times[k++] = t.nanos(i);
           }
         }
       }

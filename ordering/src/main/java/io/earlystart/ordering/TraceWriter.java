@@ -1,5 +1,6 @@
 package io.earlystart.ordering;
 
+import io.earlystart.overlay.Closer;
 import io.earlystart.overlay.Hex;
 import io.earlystart.overlay.Image;
 import java.io.Closeable;
@@ -186,20 +187,8 @@ public final class TraceWriter implements Closeable {
         }
       } catch (IOException e) {
         first = e;
-      } finally {
-        try {
-          out.close();
-        } catch (IOException e) {
-          if (first == null) {
-            first = e;
-          } else {
-            first.addSuppressed(e);
-          }
-        }
       }
-      if (first != null) {
-        throw first;
-      }
+      Closer.closeAll(first, out);
     } finally {
       lock.unlock();
     }
