@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # vm/fault-size-check.sh WORKDIR: after vm/demo.sh WORKDIR, the first answer with QEMU's RAM faults in
-# 2 MiB windows (QEMU's default) and in 4 KiB pages (LD_PRELOAD of vm/nohugepage.c, built here, and
-# -o max_readahead=4096), each in offset order and in access order (a trace recorded with the same
+# 2 MiB windows (launch --ram-faults 2m, QEMU as it comes) and in 4 KiB pages (--ram-faults 4k, launch's
+# default: LD_PRELOAD of cli/src/main/c/nohugepage.c and -o max_readahead=4096), each in offset order and in access order (a trace recorded with the same
 # fault size), over 38 Mbit/s + 10 ms each way, two runs each. Every answer is checked.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$(dirname "$here")"
 [ $# -eq 1 ] || { echo "usage: vm/fault-size-check.sh WORKDIR (of vm/demo.sh)" >&2; exit 2; }
 W=$(cd "$1" && pwd); vm=$W/vm; es=bin/earlystart; expected=$(cat $vm/expected-answer.txt)
-cc -shared -fPIC -O2 -o "$W/nohugepage.so" "$here/nohugepage.c" -ldl
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 answer() { for _ in $(seq 600); do if a=$(curl -s -m 30 "http://127.0.0.1:$1/cgi-bin/infer" 2>/dev/null) && [ -n "$a" ]; then echo "$a"; return 0; fi; sleep 0.1; done; return 1; }
 run() { # SOURCE TAG extra...
@@ -26,23 +25,25 @@ run() { # SOURCE TAG extra...
   echo "$tag: $(( (t1 - t0) / 1000000 )) ms to the answer from launch start, $((f / 1000)) kB fetched; $(grep -o 'QEMU start to running [0-9.]* [a-z]*' $log)"
   kill -TERM $lp; wait $lp 2>/dev/null || true
 }
-SMALL=(--preload "$W/nohugepage.so" -o max_readahead=4096)
-# trace with small faults, local source
-mkdir -p $W/ordered-small
+SMALL=(--ram-faults 4k)
+# a trace with each fault size, local source
+mkdir -p $W/ordered-small $W/ordered-big
 run $W/offset/app.overlay record-small "${SMALL[@]}" --trace-out $W/startup-small.trace > /dev/null
 $es reorder $W/offset/app.overlay --trace $W/startup-small.trace -o $W/ordered-small/app.overlay | tail -1
+run $W/offset/app.overlay record-big --ram-faults 2m --trace-out $W/startup-big.trace > /dev/null
+$es reorder $W/offset/app.overlay --trace $W/startup-big.trace -o $W/ordered-big/app.overlay | tail -1
 servers=()
 trap 'kill "${servers[@]}" 2>/dev/null || true' EXIT
-for d in offset ordered ordered-small; do
+for d in offset ordered-big ordered-small; do
   $es serve $W/$d --port 0 --rate 38mbit --delay 10ms > $W/serve-$d.log 2>&1 &
   servers+=("$!")
 done
 sleep 2
 p() { sed -n 's/.*on 127.0.0.1:\([0-9]*\).*/\1/p' $W/serve-$1.log; }
 for i in 1 2; do
-  run es://127.0.0.1:$(p offset)/app.overlay "offset-2MiB-faults-$i"
+  run es://127.0.0.1:$(p offset)/app.overlay "offset-2MiB-faults-$i" --ram-faults 2m
   run es://127.0.0.1:$(p offset)/app.overlay "offset-4KiB-faults-$i" "${SMALL[@]}"
-  run es://127.0.0.1:$(p ordered)/app.overlay "access-order-2MiB-faults-$i"
+  run es://127.0.0.1:$(p ordered-big)/app.overlay "access-order-2MiB-faults-$i" --ram-faults 2m
   run es://127.0.0.1:$(p ordered-small)/app.overlay "access-order-4KiB-faults-$i" "${SMALL[@]}"
 done
 

@@ -68,9 +68,15 @@ final class LaunchCommand implements Callable<Integer> {
       converter = DurationConverter.class, description = "Deadline for QEMU to resume (default: ${DEFAULT-VALUE}).")
   Duration resumeTimeout;
 
+  @Option(names = "--ram-faults", paramLabel = "SIZE", defaultValue = "4k",
+      description = "How QEMU's RAM faults read memory.img: 4k (default) page by page, with QEMU's MADV_HUGEPAGE "
+          + "made a no-op (LD_PRELOAD of the nohugepage library built with the CLI) and the mount's "
+          + "max_readahead=4096 unless -o gives one; 2m: QEMU as it comes, every fault reads a 2 MiB window "
+          + "(see native-notes/VM.md and bench/RESULTS.md).")
+  String ramFaults;
+
   @Option(names = "--preload", paramLabel = "LIB.so",
-      description = "A library QEMU runs with (LD_PRELOAD), e.g. vm/nohugepage.c built with cc: RAM faults then "
-          + "read 4 KiB pages instead of 2 MiB windows (pair it with -o max_readahead=4096).")
+      description = "Another library QEMU runs with (LD_PRELOAD).")
   Path preload;
 
   @Parameters(paramLabel = "QEMU_ARG", arity = "0..*", description = "Extra QEMU arguments (after --).")
@@ -86,6 +92,18 @@ final class LaunchCommand implements Callable<Integer> {
         throw new java.nio.file.NoSuchFileException(p.toString(), null, "kernel, initrd or preload library not found");
       }
     }
+    boolean smallFaults = smallFaults(ramFaults);
+    List<String> preloads = new ArrayList<>();
+    if (smallFaults) {
+      preloads.add(NoHugePage.library().toString());
+    }
+    if (preload != null) {
+      preloads.add(preload.toAbsolutePath().toString());
+    }
+    List<String> fuseOptions = new ArrayList<>(early.fuseOptions);
+    if (smallFaults && fuseOptions.stream().noneMatch(o -> o.startsWith("max_readahead="))) {
+      fuseOptions.add("max_readahead=4096");
+    }
     long t0 = System.nanoTime();
     FirstTouchTrace trace = early.trace();
     CountDownLatch finished = new CountDownLatch(1);
@@ -100,7 +118,8 @@ final class LaunchCommand implements Callable<Integer> {
       }
       Files.createDirectories(mnt);
       Files.createDirectories(run);
-      try (Mounts mount = Mounts.mount(es.fileSystem(), mnt, early.mountOptions(), Duration.ofSeconds(30))) {
+      try (Mounts mount = Mounts.mount(es.fileSystem(), mnt, Mounts.writableOptions(fuseOptions),
+          Duration.ofSeconds(30))) {
         es.startStream();
         long mounted = System.nanoTime();
         int hostPort = port != 0 ? port : freePort();
@@ -111,8 +130,8 @@ final class LaunchCommand implements Callable<Integer> {
         ProcessBuilder qb = new ProcessBuilder(argv).redirectErrorStream(true)
             .redirectOutput(run.resolve("qemu.log").toFile())
             .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-        if (preload != null) {
-          qb.environment().put("LD_PRELOAD", preload.toAbsolutePath().toString());
+        if (!preloads.isEmpty()) {
+          qb.environment().put("LD_PRELOAD", String.join(":", preloads));
         }
         Process q = qb.start();
         Thread hook = new Thread(() -> {
@@ -131,8 +150,8 @@ final class LaunchCommand implements Callable<Integer> {
             trace.mark("resumed");
           }
           out.printf("resumed %s: mount %s, QEMU start to running %s, guest port %d at 127.0.0.1:%d (QEMU pid %d; "
-              + "log %s)%n", es.head().id(), Units.seconds(mounted - t0), Units.seconds(running - mounted), vm.guestPort,
-              hostPort, q.pid(), run.resolve("qemu.log"));
+              + "%s RAM faults; log %s)%n", es.head().id(), Units.seconds(mounted - t0), Units.seconds(running - mounted),
+              vm.guestPort, hostPort, q.pid(), smallFaults ? "4 KiB" : "2 MiB", run.resolve("qemu.log"));
           out.flush();
           waitForExit(q, es, run.resolve("qemu.log"));
           out.printf("QEMU exited with %d%n", q.exitValue());
@@ -153,6 +172,15 @@ final class LaunchCommand implements Callable<Integer> {
       finished.countDown();
     }
     return 0;
+  }
+
+  private boolean smallFaults(String size) {
+    return switch (size.toLowerCase(java.util.Locale.ROOT)) {
+      case "4k", "4kib" -> true;
+      case "2m", "2mib" -> false;
+      default -> throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+          "--ram-faults takes 4k or 2m, not " + size);
+    };
   }
 
   /** QMP: x-ignore-shared, migrate-incoming from the mounted vmstate, wait until paused, cont. */

@@ -90,7 +90,7 @@ class LaunchIT {
   }
 
   /** A launch that has printed its "resumed" line, with the rest of its output still to read. */
-  record Launched(Process process, BufferedReader out) {
+  record Launched(Process process, BufferedReader out, String resumedLine) {
     /** SIGTERM, then checks that QEMU quit and the mount is gone. */
     void stop(Path cache, int port) throws Exception {
       assertEquals(0, new ProcessBuilder("kill", "-TERM", Long.toString(process.pid())).start().waitFor());
@@ -116,7 +116,7 @@ class LaunchIT {
       p.destroyForcibly();
       fail("launch ended before the VM resumed:\n" + log);
     }
-    return new Launched(p, out);
+    return new Launched(p, out, line);
   }
 
   private static String answer(int port) throws Exception {
@@ -160,7 +160,7 @@ class LaunchIT {
             Files.readString(cache.resolve("mnt/status")));
         double fetched = (Double) ((java.util.Map<String, Object>) status.get("bytes")).get("fetched");
         assertTrue(fetched < overlayBytes / 2.0, "fetched " + (long) fetched + " of the " + overlayBytes
-            + "-byte overlay before the first answer");
+            + "-byte overlay before the first answer; " + l.resumedLine() + "; status " + status);
         l.stop(cache, port2);
       } finally {
         l.process().destroyForcibly();

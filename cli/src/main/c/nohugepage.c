@@ -2,7 +2,8 @@
  * LD_PRELOAD library for QEMU on an early-start mount: makes madvise(MADV_HUGEPAGE) a no-op, so that a
  * fault on guest RAM reads 4 KiB pages through FUSE instead of 2 MiB windows (native-notes/VM.md,
  * ../shared/QEMU.md). Every other advice goes to the C library. Build:
- *   cc -shared -fPIC -O2 -o nohugepage.so vm/nohugepage.c -ldl
+ *   cc -shared -fPIC -O2 -o nohugepage.so cli/src/main/c/nohugepage.c -ldl  (the cli module's Maven build does
+ *   this into cli/target/native/; earlystart launch uses it unless --ram-faults 2m)
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
