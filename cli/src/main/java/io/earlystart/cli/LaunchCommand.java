@@ -13,10 +13,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -105,6 +103,7 @@ final class LaunchCommand implements Callable<Integer> {
       fuseOptions.add("max_readahead=4096");
     }
     long t0 = System.nanoTime();
+    Mounts.preloadAsync(); // while connecting
     FirstTouchTrace trace = early.trace();
     CountDownLatch finished = new CountDownLatch(1);
     try (EarlyStart es = EarlyStart.open(early.options(base), trace != null ? trace : EarlyImage.Touches.NONE)) {
@@ -117,47 +116,32 @@ final class LaunchCommand implements Callable<Integer> {
         trace.begin(es.head().id(), es.head().manifest());
       }
       Files.createDirectories(mnt);
-      Files.createDirectories(run);
+      es.startStream(); // the link is busy from here on; mounting and starting QEMU overlap with it
       try (Mounts mount = Mounts.mount(es.fileSystem(), mnt, Mounts.writableOptions(fuseOptions),
           Duration.ofSeconds(30))) {
-        es.startStream();
         long mounted = System.nanoTime();
-        int hostPort = port != 0 ? port : freePort();
-        Files.deleteIfExists(run.resolve("qmp.sock"));
+        int hostPort = port != 0 ? port : QemuVm.freePort();
         List<String> argv = vm.argv(qemu, kernel, initrd, mnt, share, hostPort, run);
         argv.addAll(qemuArgs);
-        Files.writeString(run.resolve("argv"), String.join(" ", argv) + "\n");
-        ProcessBuilder qb = new ProcessBuilder(argv).redirectErrorStream(true)
-            .redirectOutput(run.resolve("qemu.log").toFile())
-            .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-        if (!preloads.isEmpty()) {
-          qb.environment().put("LD_PRELOAD", String.join(":", preloads));
-        }
-        Process q = qb.start();
-        Thread hook = new Thread(() -> {
-          stopQemu(q, run);
-          try {
-            finished.await(30, TimeUnit.SECONDS);
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-          }
-        }, "earlystart-launch-shutdown");
+        QemuVm q = QemuVm.start(argv, preloads, run);
+        Thread hook = q.shutdownHook(finished);
         Runtime.getRuntime().addShutdownHook(hook);
+        QemuVm.Check fetching = () -> failIfFetchingStopped(es);
         try {
-          resume(q, run, mnt, es);
+          q.resume(mnt.resolve("vmstate"), resumeTimeout, fetching);
           long running = System.nanoTime();
           if (trace != null) {
             trace.mark("resumed");
           }
           out.printf("resumed %s: mount %s, QEMU start to running %s, guest port %d at 127.0.0.1:%d (QEMU pid %d; "
               + "%s RAM faults; log %s)%n", es.head().id(), Units.seconds(mounted - t0), Units.seconds(running - mounted),
-              vm.guestPort, hostPort, q.pid(), smallFaults ? "4 KiB" : "2 MiB", run.resolve("qemu.log"));
+              vm.guestPort, hostPort, q.process().pid(), smallFaults ? "4 KiB" : "2 MiB", q.log());
           out.flush();
-          waitForExit(q, es, run.resolve("qemu.log"));
-          out.printf("QEMU exited with %d%n", q.exitValue());
+          q.waitForExit(fetching);
+          out.printf("QEMU exited with %d%n", q.process().exitValue());
           out.flush();
         } finally {
-          stopQemu(q, run);
+          q.stop();
           try {
             Runtime.getRuntime().removeShutdownHook(hook);
           } catch (IllegalStateException e) {
@@ -183,55 +167,6 @@ final class LaunchCommand implements Callable<Integer> {
     };
   }
 
-  /** QMP: x-ignore-shared, migrate-incoming from the mounted vmstate, wait until paused, cont. */
-  private void resume(Process q, Path run, Path mnt, EarlyStart es) throws IOException, InterruptedException {
-    long deadline = System.nanoTime() + resumeTimeout.toNanos();
-    try (Qmp qmp = Qmp.connect(run.resolve("qmp.sock"), resumeTimeout, q::isAlive)) {
-      Duration step = Duration.ofSeconds(30);
-      qmp.execute("migrate-set-capabilities",
-          "{\"capabilities\": [{\"capability\": \"x-ignore-shared\", \"state\": true}]}", step);
-      String vmstate = mnt.resolve("vmstate").toString().replace("'", "'\\''");
-      qmp.execute("migrate-incoming", "{\"uri\": " + Json.quote("exec:cat '" + vmstate + "'") + "}", step);
-      while (true) {
-        String status = qmp.execute("query-status", null, step);
-        if (status.contains("\"paused\"") || status.contains("\"postmigrate\"")) {
-          break;
-        }
-        if (!status.contains("\"inmigrate\"")) {
-          throw new IOException("QEMU did not resume from the overlay's vmstate (status " + status
-              + "); see " + run.resolve("qemu.log"));
-        }
-        if (!q.isAlive()) {
-          throw new IOException("QEMU exited while loading the vmstate: " + lastLine(run.resolve("qemu.log")));
-        }
-        if (System.nanoTime() - deadline > 0) {
-          throw new IOException("QEMU did not finish loading the vmstate within " + resumeTimeout.toSeconds() + " s");
-        }
-        failIfFetchingStopped(es);
-        Thread.sleep(5);
-      }
-      qmp.execute("cont", null, step);
-    } catch (IOException e) {
-      failIfFetchingStopped(es); // the real cause (corrupt overlay, source gone) when there is one
-      if (!q.isAlive()) {
-        throw new IOException("QEMU exited: " + lastLine(run.resolve("qemu.log")), e);
-      }
-      throw e;
-    }
-  }
-
-  /** Until QEMU exits; if fetching stops for good (source gone too long, corrupt segment), stops the VM. */
-  private static void waitForExit(Process q, EarlyStart es, Path log) throws IOException, InterruptedException {
-    while (!q.waitFor(200, TimeUnit.MILLISECONDS)) {
-      failIfFetchingStopped(es);
-    }
-    failIfFetchingStopped(es); // a memory read that failed kills QEMU with SIGBUS: say why
-    if (q.exitValue() != 0) {
-      throw new IOException("QEMU exited with " + q.exitValue() + (q.exitValue() == 135 ? " (SIGBUS)" : "") + ": "
-          + lastLine(log));
-    }
-  }
-
   private static void failIfFetchingStopped(EarlyStart es) throws IOException {
     var done = es.scheduler().completion();
     if (done.isCompletedExceptionally()) {
@@ -241,121 +176,6 @@ final class LaunchCommand implements Callable<Integer> {
         throw io;
       }
       throw new IOException(cause.getMessage(), cause);
-    }
-  }
-
-  /** QMP quit, then SIGTERM, then SIGKILL, each with a short deadline. */
-  private static void stopQemu(Process q, Path run) {
-    if (!q.isAlive()) {
-      return;
-    }
-    try (Qmp qmp = Qmp.connect(run.resolve("qmp.sock"), Duration.ofSeconds(2), q::isAlive)) {
-      qmp.execute("quit", null, Duration.ofSeconds(2));
-    } catch (IOException e) {
-      // fall through to signals
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    try {
-      if (!q.waitFor(5, TimeUnit.SECONDS)) {
-        q.destroy();
-        if (!q.waitFor(5, TimeUnit.SECONDS)) {
-          q.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-        }
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      q.destroyForcibly();
-    }
-  }
-
-  private static String lastLine(Path log) {
-    try {
-      List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
-      for (int i = lines.size() - 1; i >= 0; i--) {
-        if (!lines.get(i).isBlank()) {
-          return lines.get(i).strip();
-        }
-      }
-    } catch (IOException e) {
-      // no log
-    }
-    return "(no output)";
-  }
-
-  private static int freePort() throws IOException {
-    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
-  }
-
-  /** What launch takes from vm.json (see native-notes/VM.md). */
-  static final class VmConfig {
-    String ram = "256M";
-    String machine = "pc";
-    String accel = "tcg";
-    int smp = 1;
-    String backendId = "pc.ram";
-    String append = "console=ttyS0";
-    String diskCache = "writeback";
-    int guestPort = 80;
-
-    @SuppressWarnings("unchecked")
-    static VmConfig parse(String json) {
-      Object o;
-      try {
-        o = Json.parse(json);
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("the overlay's vm.json is not JSON: " + e.getMessage());
-      }
-      if (!(o instanceof Map<?, ?>)) {
-        throw new IllegalArgumentException("the overlay's vm.json is not a JSON object");
-      }
-      Map<String, Object> m = (Map<String, Object>) o;
-      VmConfig c = new VmConfig();
-      c.ram = string(m, "ram", c.ram);
-      c.machine = string(m, "machine", c.machine);
-      c.accel = string(m, "accel", c.accel);
-      c.append = string(m, "append", c.append);
-      if (m.get("smp") instanceof Double d) {
-        c.smp = d.intValue();
-      }
-      if (m.get("memoryBackend") instanceof Map<?, ?> b && b.get("id") instanceof String id) {
-        c.backendId = id;
-      }
-      if (m.get("disk") instanceof Map<?, ?> d && d.get("cache") instanceof String cache) {
-        c.diskCache = cache;
-      }
-      if (m.get("net") instanceof Map<?, ?> n && n.get("guestPort") instanceof Double p) {
-        c.guestPort = p.intValue();
-      }
-      return c;
-    }
-
-    private static String string(Map<String, Object> m, String key, String fallback) {
-      return m.get(key) instanceof String s ? s : fallback;
-    }
-
-    /** The command line of vm/lib.sh's vm_argv with {@code -incoming defer}, on the mounted images. */
-    List<String> argv(String qemu, Path kernel, Path initrd, Path mnt, boolean share, int hostPort, Path run) {
-      for (Path p : List.of(kernel, initrd, mnt, run)) {
-        if (p.toString().contains(",")) {
-          throw new IllegalArgumentException("QEMU cannot take a path with a comma: " + p);
-        }
-      }
-      return new ArrayList<>(List.of(qemu, "-nodefaults", "-no-user-config", "-no-reboot",
-          "-machine", machine + ",accel=" + accel + ",memory-backend=" + backendId, "-m", ram,
-          "-object", "memory-backend-file,id=" + backendId + ",size=" + ram + ",mem-path=" + mnt.resolve("memory.img")
-              + ",share=" + (share ? "on" : "off"),
-          "-smp", Integer.toString(smp), "-display", "none", "-vga", "none",
-          "-kernel", kernel.toAbsolutePath().toString(), "-initrd", initrd.toAbsolutePath().toString(),
-          "-append", append,
-          "-drive", "file=" + mnt.resolve("disk.img") + ",format=raw,if=none,id=d0,cache=" + diskCache,
-          "-device", "virtio-blk-pci,drive=d0",
-          "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:" + hostPort + "-:" + guestPort,
-          "-device", "virtio-net-pci,netdev=n0,romfile=",
-          "-serial", "file:" + run.resolve("serial.log"), "-qmp", "unix:" + run.resolve("qmp.sock") + ",server=on,wait=off",
-          "-incoming", "defer"));
     }
   }
 }

@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "earlystart", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "Start a customised VM before its overlay has finished downloading.",
-    subcommands = {CreateCommand.class, ReorderCommand.class, SynthesizeCommand.class, ServeCommand.class, LaunchCommand.class,
+    subcommands = {CreateCommand.class, ReorderCommand.class, SynthesizeCommand.class, ServeCommand.class, LaunchCommand.class, ResumeCommand.class,
         CaptureCommand.class,
         MountCommand.class,
         StatusCommand.class, InspectCommand.class,

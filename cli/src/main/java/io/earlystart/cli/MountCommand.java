@@ -97,13 +97,14 @@ final class MountCommand implements Callable<Integer> {
       throws Exception {
     FirstTouchTrace trace = early.trace();
     EarlyImage.Touches touches = trace != null ? trace : EarlyImage.Touches.NONE;
+    Mounts.preloadAsync(); // while connecting
     try (EarlyStart es = EarlyStart.open(early.options(base), touches)) {
       if (trace != null) {
         trace.begin(es.head().id(), es.head().manifest());
       }
+      es.startStream(); // the link is busy from here on; the mount comes up meanwhile
       try (Mounts mount = Mounts.mount(es.fileSystem(), mountPoint, early.mountOptions(), Duration.ofSeconds(30))) {
         mounted.set(mount);
-        es.startStream();
         var m = es.head().manifest();
         out.printf("mounted %s: overlay %s from %s, %d segments (%d already in %s)%n", mount.mountPoint(),
             es.head().id(), early.source, m.segments().size(), es.scheduler().presentCount(), early.cacheDir);

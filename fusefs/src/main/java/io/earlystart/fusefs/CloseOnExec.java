@@ -39,6 +39,11 @@ final class CloseOnExec {
 
   private CloseOnExec() {}
 
+  /** Loads the libc binding now (jnr-ffi generates it on first use). */
+  static void preload() {
+    Holder.LIBC.getClass();
+  }
+
   /** Sets {@code FD_CLOEXEC} on every descriptor above 2 listed in {@code /proc/self/fd}. */
   static void markAll() {
     int marked = 0;

@@ -34,8 +34,8 @@ import org.slf4j.LoggerFactory;
  * The early-started images of one overlay, ready to mount: connects to the source (head only),
  * checks the bases, opens the cache directory (resuming what an earlier mount applied or the guest
  * wrote), fetches the attachments, and builds {@code disk.img}, {@code memory.img}, {@code vmstate},
- * {@code vm.json} and a live {@code status}. The background stream starts with {@link #startStream()},
- * once the file system is mounted.
+ * {@code vm.json} and a live {@code status}. The background stream starts with {@link #startStream()}
+ * (launch and mount call it just before mounting: the link is busy while the mount and QEMU come up).
  *
  * <p>Thread-safe after {@link #open}. Owns the scheduler, the source, the cache state and the base
  * channels; {@link #close()} (after unmount) stops fetching and checkpoints the cache.
@@ -109,7 +109,9 @@ public final class EarlyStart implements Closeable {
   }
 
   private void init(EarlyImage.Touches touches) throws IOException, InterruptedException {
+    long t0 = System.nanoTime();
     head = scheduler.connect();
+    long connected = System.nanoTime();
     Manifest m = head.manifest();
     Path[] basePaths = {options.baseDisk(), options.baseMemory()};
     FileChannel[] bases = new FileChannel[2];
@@ -134,6 +136,7 @@ public final class EarlyStart implements Closeable {
     } finally {
       pool.shutdownNow();
     }
+    long checked = System.nanoTime();
     state = CacheState.open(options.cacheDir(), head.id(),
         new long[] {m.imageSize(Image.DISK), m.imageSize(Image.MEMORY)});
     owned.add(state);
@@ -161,7 +164,11 @@ public final class EarlyStart implements Closeable {
       img.present.setAll(written);
     }
     scheduler.assumePresent(present);
+    long cached = System.nanoTime();
     loadAttachments(m);
+    LOG.debug("open: connect and head {} ms, base check {} ms, cache state {} ms, attachments {} ms",
+        (connected - t0) / 1_000_000, (checked - connected) / 1_000_000, (cached - checked) / 1_000_000,
+        (System.nanoTime() - cached) / 1_000_000);
     LOG.info("overlay {} from {}: {} of {} segments in the cache {}", head.id(), source.describe(), appliedAtOpen,
         m.segments().size(), options.cacheDir());
   }
@@ -215,7 +222,7 @@ public final class EarlyStart implements Closeable {
     return new ImageFs(files, Map.of("status", () -> statusJson().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
   }
 
-  /** Starts the background stream (after the mount is up). */
+  /** Starts the background stream (demands are served before it, too). */
   public void startStream() {
     streamStartNanos = System.nanoTime();
     scheduler.completion().whenComplete((v, t) -> streamEndNanos = System.nanoTime());

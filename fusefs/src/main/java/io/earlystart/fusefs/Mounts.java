@@ -81,6 +81,25 @@ public final class Mounts implements AutoCloseable {
     }
 
     /**
+     * Starts loading what the first mount needs (jnr-fuse's libfuse binding and the libc one, which
+     * jnr-ffi generates on first use: about a quarter of a second) on a daemon thread, so that it
+     * overlaps with other start-up work (connecting to the source). A failure is left for the mount to
+     * report.
+     */
+    public static void preloadAsync() {
+        Thread t = new Thread(() -> {
+            try {
+                CloseOnExec.preload();
+                new ru.serce.jnrfuse.FuseStubFS();
+            } catch (RuntimeException | LinkageError e) {
+                log.debug("preloading the FUSE binding failed: {}", e.toString());
+            }
+        }, "fuse-preload");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /**
      * Cleans a stale mount at {@code mountPoint}, mounts {@code fs} there and waits until the mount
      * answers, at most {@code readyDeadline}.
      *

@@ -1,0 +1,379 @@
+package io.earlystart.bench;
+
+import io.earlystart.cli.example.ExampleImages;
+import io.earlystart.fetcher.server.OverlayServer;
+import io.earlystart.fetcher.server.ServerOptions;
+import io.earlystart.ordering.Trace;
+import io.earlystart.overlay.ChunkTable;
+import io.earlystart.overlay.Image;
+import io.earlystart.overlay.Manifest;
+import io.earlystart.overlay.OverlayFile;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Issue 5's benchmark: the first answer of the real test VM ({@code vm/build.sh}: Debian kernel, busybox,
+ * a 52 MiB app whose CGI answers with the md5 of the 5 MiB model it loads) under stock QEMU (TCG), with
+ * the overlay coming from the real {@link OverlayServer} in this JVM shaped as {@code earlystart serve
+ * --rate 38mbit --delay 10ms} (20 ms RTT). One sample = one cold start, timed from the start of the
+ * command a user runs (a CLI JVM of its own) to the last byte of the app's checked answer:
+ *
+ * <ul>
+ *   <li>{@code local}: {@code earlystart resume} of the customised VM's own files ({@code -snapshot}): the floor.
+ *   <li>{@code synthesize}: {@code earlystart synthesize es://...} (every segment crosses the link, the
+ *       images are written and synced), then {@code earlystart resume} of the result.
+ *   <li>{@code early-offset}, {@code early-access}: {@code earlystart launch} of the overlay in offset
+ *       order (create's default) or in access order (reordered by a start-up trace recorded once per
+ *       VM with {@code launch --trace-out} from the local overlay), 4 KiB RAM faults (launch's default).
+ *   <li>{@code early-offset-2m}, {@code early-access-2m}: the same with {@code --ram-faults 2m} (QEMU as
+ *       it comes: 2 MiB windows; the access order from a trace recorded with 2 MiB faults).
+ * </ul>
+ *
+ * Per early-start sample, one {@code [earlystart-bench] vm-first-response} line: bytes fetched by the
+ * answer (the mount's status), demand fetches, and the bytes the VM needed: the segments that hold a
+ * chunk read through the mount before the answer (from the sample's own {@code --trace-out}), with
+ * needed/rate + 2 RTT, the issue's bound without the local resume time (add {@code local}'s score). Once
+ * per trial: the overlay's size against the paper's xdelta3 -9 + xz -9 of the same VM (cached in WORK).
+ *
+ * <p>The VM is built into {@code WORK/vm} (WORK = {@code -Dearlystart.bench.dir}, default
+ * bench/target/work) on first use, the overlays and traces beside it, reused while the VM stays.
+ */
+@BenchmarkMode(Mode.SingleShotTime)
+@OutputTimeUnit(TimeUnit.SECONDS)
+@Fork(1)
+@Warmup(iterations = 1)
+@Measurement(iterations = 5)
+@State(Scope.Benchmark)
+public class VmFirstResponseBenchmark {
+  static final String LOCAL = "local";
+  static final String SYNTHESIZE = "synthesize";
+  private static final long RATE_BYTES_PER_SECOND = 38_000_000 / 8;
+  private static final Duration ONE_WAY_DELAY = Duration.ofMillis(10);
+  private static final Duration DEADLINE = Duration.ofSeconds(180);
+
+  @Param({LOCAL, SYNTHESIZE, "early-offset", "early-access", "early-offset-2m", "early-access-2m"})
+  public String mode;
+
+  private Path root;
+  private Path work;
+  private Path vm;
+  private Path served;
+  private String expected;
+  private OverlayServer server;
+  private String overlayName;
+  private Manifest manifest;
+
+  // one sample
+  private Path sample;
+  private Child child;
+  private Instant answeredAt;
+  private long fetched;
+  private long demands;
+  private double seconds;
+
+  @Setup(Level.Trial)
+  public void setup() throws IOException, InterruptedException {
+    root = projectRoot();
+    work = Files.createDirectories(ExampleWorkload.root().resolve("vm-first-response"));
+    vm = VmRig.ensureVm(root, work);
+    expected = Files.readString(vm.resolve("expected-answer.txt")).strip();
+    served = Files.createDirectories(work.resolve("served"));
+    Path offset = served.resolve("offset.overlay");
+    if (!Files.isRegularFile(offset)) {
+      cli(work, "create", "-q", "--base-disk", vm.resolve("base/disk.img").toString(), "--base-memory",
+          vm.resolve("base/memory.img").toString(), "--disk", vm.resolve("app/disk.img").toString(), "--memory",
+          vm.resolve("app/memory.img").toString(), "--vmstate", vm.resolve("app/vmstate").toString(),
+          "--vm-config", vm.resolve("app/vm.json").toString(), "-o", offset.toString());
+    }
+    VmRig.logSizes(vm, offset, work.resolve("xdelta-xz"));
+    boolean big = mode.endsWith("-2m");
+    overlayName = mode.startsWith("early-access") ? ensureAccessOrder(offset, big ? "2m" : "4k") : "offset.overlay";
+    manifest = OverlayFile.open(served.resolve(overlayName)).manifest();
+    server = OverlayServer.start(ServerOptions.of(served).withBind("127.0.0.1", 0).withRate(RATE_BYTES_PER_SECOND)
+        .withDelay(ONE_WAY_DELAY));
+    ExampleWorkload.log("vm-first-response " + mode + ": serving " + overlayName + " (" + Files.size(
+        served.resolve(overlayName)) + " bytes) at 38 Mbit/s, 20 ms RTT");
+  }
+
+  /** access-FAULTS.overlay: the offset overlay reordered by a start-up recorded from the local overlay. */
+  private String ensureAccessOrder(Path offset, String faults) throws IOException, InterruptedException {
+    String name = "access-" + faults + ".overlay";
+    if (Files.isRegularFile(served.resolve(name))) {
+      return name;
+    }
+    Path rec = fresh(work.resolve("record-" + faults));
+    Path trace = rec.resolve("startup.trace");
+    Child c = launch(offset.toString(), rec.resolve("cache"), faults, trace);
+    try {
+      c.awaitResumed(DEADLINE);
+      String got = answer(c.port, DEADLINE);
+      if (!got.equals(expected)) {
+        throw new IllegalStateException("recording: the app answered '" + got + "', expected '" + expected + "'");
+      }
+    } finally {
+      c.stop();
+    }
+    cli(work, "reorder", offset.toString(), "--trace", trace.toString(), "-o", served.resolve(name).toString());
+    return name;
+  }
+
+  @Setup(Level.Iteration)
+  public void sample() throws IOException, InterruptedException {
+    sample = fresh(work.resolve("sample"));
+    ExternalTool.run(ExternalTool.Step.of(null, "sync"));
+    Thread.sleep(500); // nothing of the last sample still on the link or in writeback
+  }
+
+  @Benchmark
+  public String firstResponse() throws IOException, InterruptedException {
+    long t0 = System.nanoTime();
+    String source = "es://127.0.0.1:" + server.port() + "/" + overlayName;
+    switch (mode) {
+      case LOCAL -> child = resume(vm.resolve("app"));
+      case SYNTHESIZE -> {
+        Path out = sample.resolve("synth");
+        cli(sample, "synthesize", "-q", "--base-disk", vm.resolve("base/disk.img").toString(), "--base-memory",
+            vm.resolve("base/memory.img").toString(), source, "-o", out.toString());
+        child = resume(out);
+      }
+      default -> child = launch(source, sample.resolve("cache"), mode.endsWith("-2m") ? "2m" : "4k",
+          sample.resolve("replay.trace"));
+    }
+    child.awaitResumed(DEADLINE);
+    String got = answer(child.port, DEADLINE);
+    seconds = (System.nanoTime() - t0) / 1e9;
+    answeredAt = Instant.now();
+    if (mode.startsWith("early")) {
+      String status = Files.readString(sample.resolve("cache/mnt/status"));
+      fetched = number(status, "fetched");
+      demands = number(status, "demands");
+    }
+    if (!got.equals(expected)) {
+      throw new IllegalStateException(mode + ": the app answered '" + got + "', expected '" + expected + "'");
+    }
+    return got;
+  }
+
+  @TearDown(Level.Iteration)
+  public void stop() throws IOException, InterruptedException {
+    if (child != null) {
+      child.stop();
+      child = null;
+    }
+    if (mode.startsWith("early") && answeredAt != null) {
+      long needed = neededBytes(Trace.read(sample.resolve("replay.trace")), answeredAt);
+      double bound = (double) needed / RATE_BYTES_PER_SECOND + 4 * ONE_WAY_DELAY.toNanos() / 1e9;
+      ExampleWorkload.log(String.format(Locale.ROOT, "vm-first-response %s: %.2f s, fetched %d bytes by the answer, "
+          + "%d demands; needed %d bytes (segments read before the answer) -> needed/rate + 2 RTT = %.2f s",
+          mode, seconds, fetched, demands, needed, bound));
+    } else if (answeredAt != null) {
+      ExampleWorkload.log(String.format(Locale.ROOT, "vm-first-response %s: %.2f s", mode, seconds));
+    }
+    answeredAt = null;
+  }
+
+  @TearDown(Level.Trial)
+  public void tearDown() {
+    if (child != null) {
+      child.stop();
+    }
+    if (server != null) {
+      server.close();
+    }
+  }
+
+  /** Sum of the lengths of the segments holding a chunk of the overlay first read before {@code end}. */
+  private long neededBytes(Trace t, Instant end) {
+    long endNanos = Duration.between(t.start(), end).toNanos();
+    BitSet segments = new BitSet();
+    for (int i = 0; i < t.size(); i++) {
+      if (t.nanos(i) > endNanos) {
+        continue;
+      }
+      ChunkTable table = manifest.table(t.image(i));
+      int e = table.find(t.chunk(i));
+      if (e >= 0 && table.kind(e).hasPayload()) {
+        segments.set(manifest.segmentOf(table.arg(e)).index());
+      }
+    }
+    long sum = 0;
+    for (int s = segments.nextSetBit(0); s >= 0; s = segments.nextSetBit(s + 1)) {
+      sum += manifest.segments().get(s).length();
+    }
+    return sum;
+  }
+
+  private static long number(String json, String key) {
+    Matcher m = Pattern.compile("\"" + key + "\"\\s*:\\s*([0-9]+)").matcher(json);
+    if (!m.find()) {
+      throw new IllegalStateException("no " + key + " in the mount's status: " + json);
+    }
+    return Long.parseLong(m.group(1));
+  }
+
+  private Child launch(String source, Path cache, String faults, Path traceOut) throws IOException {
+    int port = VmRig.freePort();
+    return Child.start(command("launch", "--base-disk", vm.resolve("base/disk.img").toString(), "--base-memory",
+        vm.resolve("base/memory.img").toString(), "--source", source, "--cache-dir", cache.toString(), "--kernel",
+        vm.resolve("kernel/vmlinuz").toString(), "--initrd", vm.resolve("initramfs.cpio.gz").toString(), "--port",
+        Integer.toString(port), "--ram-faults", faults, "--trace-out", traceOut.toString()), port);
+  }
+
+  private Child resume(Path images) throws IOException {
+    int port = VmRig.freePort();
+    return Child.start(command("resume", images.toString(), "--kernel", vm.resolve("kernel/vmlinuz").toString(),
+        "--initrd", vm.resolve("initramfs.cpio.gz").toString(), "--port", Integer.toString(port), "--", "-snapshot"),
+        port);
+  }
+
+  /** A CLI command line in a JVM of its own, as bin/earlystart runs it. */
+  private List<String> command(String... args) {
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Dearlystart.nohugepage=" + root.resolve("cli/target/native/nohugepage.so"), "-cp",
+        System.getProperty("java.class.path"), "io.earlystart.cli.Main"));
+    cmd.addAll(List.of(args));
+    return cmd;
+  }
+
+  private void cli(Path dir, String... args) throws IOException, InterruptedException {
+    Path log = dir.resolve("cli.log");
+    ExternalTool.run(new ExternalTool.Step(command(args), log));
+  }
+
+  /** The app's answer: GET /cgi-bin/infer over a plain socket, retried until {@code deadline}. */
+  static String answer(int port, Duration deadline) throws IOException, InterruptedException {
+    long end = System.nanoTime() + deadline.toNanos();
+    IOException last = null;
+    while (System.nanoTime() - end < 0) {
+      try (Socket s = new Socket()) {
+        s.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
+        s.setSoTimeout((int) Math.max(1, TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime())));
+        OutputStream o = s.getOutputStream();
+        o.write("GET /cgi-bin/infer HTTP/1.0\r\nHost: vm\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        o.flush();
+        byte[] all = s.getInputStream().readAllBytes();
+        String text = new String(all, StandardCharsets.UTF_8);
+        int body = text.indexOf("\r\n\r\n");
+        if (body >= 0) {
+          return text.substring(body + 4).strip();
+        }
+        last = new IOException("no HTTP answer: '" + text + "'");
+      } catch (IOException e) {
+        last = e;
+      }
+      Thread.sleep(50);
+    }
+    throw new IOException("no answer from the VM within " + deadline.toSeconds() + " s", last);
+  }
+
+  private static Path fresh(Path dir) throws IOException {
+    ExampleImages.deleteRecursively(dir);
+    return Files.createDirectories(dir);
+  }
+
+  static Path projectRoot() {
+    try {
+      Path p = Path.of(VmFirstResponseBenchmark.class.getProtectionDomain().getCodeSource().getLocation().toURI())
+          .toAbsolutePath();
+      for (; p != null; p = p.getParent()) {
+        if (Files.isRegularFile(p.resolve("vm/build.sh")) && Files.isDirectory(p.resolve("cli"))) {
+          return p;
+        }
+      }
+    } catch (URISyntaxException | RuntimeException e) {
+      // fall through
+    }
+    throw new IllegalStateException("run the benchmark from the project's tree (bench/target/benchmarks.jar): "
+        + "vm/build.sh and cli/target/native are needed");
+  }
+
+  /** A CLI child process whose output is drained into a queue (so it never blocks on a full pipe). */
+  static final class Child {
+    final Process process;
+    final int port;
+    private final LinkedBlockingQueue<String> lines = new LinkedBlockingQueue<>();
+    private final StringBuilder log = new StringBuilder();
+
+    private Child(Process process, int port) {
+      this.process = process;
+      this.port = port;
+      Thread t = new Thread(() -> {
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
+            StandardCharsets.UTF_8))) {
+          for (String l; (l = r.readLine()) != null; ) {
+            lines.add(l);
+          }
+        } catch (IOException e) {
+          // the process is gone
+        }
+        lines.add("\u0000eof");
+      }, "earlystart-bench-child-output");
+      t.setDaemon(true);
+      t.start();
+    }
+
+    static Child start(List<String> cmd, int port) throws IOException {
+      return new Child(new ProcessBuilder(cmd).redirectErrorStream(true).start(), port);
+    }
+
+    void awaitResumed(Duration deadline) throws IOException, InterruptedException {
+      long end = System.nanoTime() + deadline.toNanos();
+      while (true) {
+        String l = lines.poll(Math.max(1, end - System.nanoTime()), TimeUnit.NANOSECONDS);
+        if (l == null || l.equals("\u0000eof")) {
+          stop();
+          throw new IOException((l == null ? "no resume within " + deadline.toSeconds() + " s" : "the command ended "
+              + "before the VM resumed") + ":\n" + log);
+        }
+        log.append(l).append('\n');
+        if (l.startsWith("resumed ")) {
+          return;
+        }
+      }
+    }
+
+    /** SIGTERM (the command stops QEMU and unmounts), then SIGKILL after 60 s. */
+    void stop() {
+      process.destroy();
+      try {
+        if (!process.waitFor(60, TimeUnit.SECONDS)) {
+          process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        process.destroyForcibly();
+      }
+    }
+  }
+}

@@ -1,0 +1,76 @@
+package io.earlystart.cli;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/** What launch and resume take from vm.json (see native-notes/VM.md). */
+final class VmConfig {
+  String ram = "256M";
+  String machine = "pc";
+  String accel = "tcg";
+  int smp = 1;
+  String backendId = "pc.ram";
+  String append = "console=ttyS0";
+  String diskCache = "writeback";
+  int guestPort = 80;
+
+  @SuppressWarnings("unchecked")
+  static VmConfig parse(String json) {
+    Object o;
+    try {
+      o = Json.parse(json);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("vm.json is not JSON: " + e.getMessage());
+    }
+    if (!(o instanceof Map<?, ?>)) {
+      throw new IllegalArgumentException("vm.json is not a JSON object");
+    }
+    Map<String, Object> m = (Map<String, Object>) o;
+    VmConfig c = new VmConfig();
+    c.ram = string(m, "ram", c.ram);
+    c.machine = string(m, "machine", c.machine);
+    c.accel = string(m, "accel", c.accel);
+    c.append = string(m, "append", c.append);
+    if (m.get("smp") instanceof Double d) {
+      c.smp = d.intValue();
+    }
+    if (m.get("memoryBackend") instanceof Map<?, ?> b && b.get("id") instanceof String id) {
+      c.backendId = id;
+    }
+    if (m.get("disk") instanceof Map<?, ?> d && d.get("cache") instanceof String cache) {
+      c.diskCache = cache;
+    }
+    if (m.get("net") instanceof Map<?, ?> n && n.get("guestPort") instanceof Double p) {
+      c.guestPort = p.intValue();
+    }
+    return c;
+  }
+
+  private static String string(Map<String, Object> m, String key, String fallback) {
+    return m.get(key) instanceof String s ? s : fallback;
+  }
+
+  /** The command line of vm/lib.sh's vm_argv with {@code -incoming defer}, on the images in {@code images}. */
+  List<String> argv(String qemu, Path kernel, Path initrd, Path images, boolean share, int hostPort, Path run) {
+    for (Path p : List.of(kernel, initrd, images, run)) {
+      if (p.toString().contains(",")) {
+        throw new IllegalArgumentException("QEMU cannot take a path with a comma: " + p);
+      }
+    }
+    return new ArrayList<>(List.of(qemu, "-nodefaults", "-no-user-config", "-no-reboot",
+        "-machine", machine + ",accel=" + accel + ",memory-backend=" + backendId, "-m", ram,
+        "-object", "memory-backend-file,id=" + backendId + ",size=" + ram + ",mem-path=" + images.resolve("memory.img")
+            + ",share=" + (share ? "on" : "off"),
+        "-smp", Integer.toString(smp), "-display", "none", "-vga", "none",
+        "-kernel", kernel.toAbsolutePath().toString(), "-initrd", initrd.toAbsolutePath().toString(),
+        "-append", append,
+        "-drive", "file=" + images.resolve("disk.img") + ",format=raw,if=none,id=d0,cache=" + diskCache,
+        "-device", "virtio-blk-pci,drive=d0",
+        "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:" + hostPort + "-:" + guestPort,
+        "-device", "virtio-net-pci,netdev=n0,romfile=",
+        "-serial", "file:" + run.resolve("serial.log"), "-qmp", "unix:" + run.resolve("qmp.sock") + ",server=on,wait=off",
+        "-incoming", "defer"));
+  }
+}
