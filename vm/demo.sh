@@ -81,13 +81,23 @@ fetched=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bytes
 stop "$launched"
 early=$((t1 - t0))
 
-echo "== synthesize, then resume: earlystart synthesize from $source, then QEMU"
+echo "== synthesize, then resume: earlystart synthesize from $source, then earlystart resume"
 rm -rf "$work/synth"
 t2=$(now_ms)
 "$es" synthesize -q --base-disk "$vm/base/disk.img" --base-memory "$vm/base/memory.img" "$source" -o "$work/synth"
-VM_KERNEL="$vm/kernel/vmlinuz" VM_INITRD="$vm/initramfs.cpio.gz" VM_EXPECT="$expected" \
-  "$here/resume-check.sh" "$work/synth" > "$work/synth-resume.log"
-t3=$(now_ms)
+port=$(free_port)
+"$es" resume "$work/synth" --kernel "$vm/kernel/vmlinuz" --initrd "$vm/initramfs.cpio.gz" --port "$port" \
+  > "$work/synth-resume.log" 2>&1 &
+resumed=$!
+pids+=("$resumed")
+for _ in $(seq 1200); do
+  grep -q '^resumed ' "$work/synth-resume.log" && break
+  kill -0 "$resumed" 2>/dev/null || { cat "$work/synth-resume.log" >&2; exit 1; }
+  sleep 0.05
+done
+a=$(answer "$port"); t3=$(now_ms)
+[ "$a" = "$expected" ] || { echo "synthesize, then resume: wrong answer '$a'" >&2; exit 1; }
+stop "$resumed"
 synth=$((t3 - t2))
 
 echo

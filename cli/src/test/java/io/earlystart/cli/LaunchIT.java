@@ -303,6 +303,50 @@ class LaunchIT {
   }
 
   /** After a launch ended: its mount is gone and no QEMU serves its port. */
+  /**
+   * resume: the customised VM's own files (vm/build.sh's app/, -snapshot keeps its disk as it is) answer,
+   * the guest's disk writes do not reach disk.img, SIGTERM ends QEMU and the run directory it made.
+   */
+  @Test
+  void resumeStartsTheVmFromPlainImages() throws Exception {
+    int port = freePort();
+    Path run = tmp.resolve("resume-run");
+    byte[] diskBefore = Files.readAllBytes(vm.resolve("app/disk.img"));
+    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+        System.getProperty("java.class.path"), Main.class.getName(), "resume", vm.resolve("app").toString(),
+        "--kernel", vm.resolve("kernel/vmlinuz").toString(), "--initrd", vm.resolve("initramfs.cpio.gz").toString(),
+        "--port", Integer.toString(port), "--run-dir", run.toString(), "--", "-snapshot").redirectErrorStream(true)
+        .start();
+    try {
+      BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+      String line = out.readLine();
+      assertTrue(line != null && line.startsWith("resumed "), String.valueOf(line));
+      assertEquals(expected, answer(port));
+      assertEquals(0, new ProcessBuilder("kill", "-TERM", Long.toString(p.pid())).start().waitFor());
+      assertTrue(p.waitFor(60, TimeUnit.SECONDS), "resume did not stop on SIGTERM");
+      assertEquals(128 + 15, p.exitValue(), "a JVM ended by SIGTERM exits with 143");
+      assertEquals("QEMU exited with 0", out.readLine(), "QEMU quit before the JVM did");
+      assertFalse(qemuRunningOn(port), "no QEMU may be left behind");
+      assertEquals(-1, java.util.Arrays.mismatch(diskBefore, Files.readAllBytes(vm.resolve("app/disk.img"))),
+          "-snapshot: disk.img must be as it was");
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+
+  @Test
+  void resumeOfADirectoryWithoutVmstateIsAOneLineError() throws Exception {
+    Path dir = Files.createDirectories(tmp.resolve("no-vmstate"));
+    for (String f : List.of("disk.img", "memory.img", "vm.json")) {
+      Files.copy(vm.resolve("app").resolve(f), dir.resolve(f));
+    }
+    Run r = CliTest.run("resume", dir.toString(), "--kernel", vm.resolve("kernel/vmlinuz").toString(), "--initrd",
+        vm.resolve("initramfs.cpio.gz").toString());
+    assertEquals(Main.EXIT_ERROR, r.code(), r.err());
+    assertTrue(r.err().contains(dir.resolve("vmstate").toString()), r.err());
+    assertEquals(1, r.err().strip().lines().count(), r.err());
+  }
+
   static void assertNothingLeft(Path cache, int port) throws java.io.IOException {
     assertFalse(Mounts.isMounted(cache.resolve("mnt")), "the mount must be gone");
     assertFalse(qemuRunningOn(port), "no QEMU may be left behind");
