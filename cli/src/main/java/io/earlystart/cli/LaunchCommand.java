@@ -120,6 +120,7 @@ final class LaunchCommand implements Callable<Integer> {
       try (Mounts mount = Mounts.mount(es.fileSystem(), mnt, Mounts.writableOptions(fuseOptions),
           Duration.ofSeconds(30))) {
         long mounted = System.nanoTime();
+        failIfFetchingStopped(es); // e.g. a full cache disk, found while mounting: no QEMU then
         int hostPort = port != 0 ? port : QemuVm.freePort();
         List<String> argv = vm.argv(qemu, kernel, initrd, mnt, share, hostPort, run);
         argv.addAll(qemuArgs);

@@ -37,9 +37,15 @@ final class QemuVm {
    * with {@code preloads} as LD_PRELOAD.
    */
   static QemuVm start(List<String> argv, List<String> preloads, Path run) throws IOException {
-    Files.createDirectories(run);
-    Files.deleteIfExists(run.resolve("qmp.sock"));
-    Files.writeString(run.resolve("argv"), String.join(" ", argv) + "\n");
+    try {
+      Files.createDirectories(run);
+      Files.deleteIfExists(run.resolve("qmp.sock"));
+      Files.writeString(run.resolve("argv"), String.join(" ", argv) + "\n");
+    } catch (java.nio.file.FileSystemException e) {
+      throw e; // names its file
+    } catch (IOException e) {
+      throw new IOException("cannot write QEMU's run directory " + run + ": " + e.getMessage(), e);
+    }
     ProcessBuilder qb = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log(run).toFile())
         .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
     if (!preloads.isEmpty()) {

@@ -221,6 +221,42 @@ class LaunchIT {
     }
   }
 
+  /**
+   * A cache directory on a file system with 12 MiB (a tmpfs: root only, as mounting FUSE's fusectl is):
+   * the overlay does not fit, launch stops the VM and says where it could not write.
+   */
+  @Test
+  void aFullCacheDiskStopsTheVmWithAClearError() throws Exception {
+    Path small = Files.createDirectories(tmp.resolve("small"));
+    Process m = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", small.toString())
+        .redirectErrorStream(true).start();
+    String why = new String(m.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+    if (m.waitFor() != 0) {
+      String msg = "a full cache disk needs a small tmpfs, and mount -t tmpfs failed: " + why;
+      if ("true".equalsIgnoreCase(System.getenv("CI"))) {
+        fail(msg + " (CI=true: failing instead of skipping)");
+      }
+      org.junit.jupiter.api.Assumptions.abort(msg);
+    }
+    try {
+      Path cache = small.resolve("cache");
+      int port = freePort();
+      Process p = launch(served.resolve("app.overlay").toString(), vm.resolve("base/disk.img"), cache, port);
+      try {
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "launch must stop when the cache disk is full");
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(Main.EXIT_ERROR, p.exitValue(), out);
+        assertTrue(out.contains("earlystart: cannot write segment ") && out.contains("into the cache directory "
+            + cache) && out.contains("No space left on device"), out);
+        assertNothingLeft(cache, port);
+      } finally {
+        p.destroyForcibly();
+      }
+    } finally {
+      new ProcessBuilder("umount", "-l", small.toString()).start().waitFor(30, TimeUnit.SECONDS);
+    }
+  }
+
   @Test
   void captureSavesARunningVmSoThatItResumes() throws Exception {
     Path dir = Files.createDirectories(tmp.resolve("vm"));

@@ -78,6 +78,11 @@ final class CacheState implements Closeable {
     this.written = written;
   }
 
+  /** The cache directory. */
+  Path dir() {
+    return dir;
+  }
+
   /**
    * Opens (or creates) the cache in {@code dir} for the overlay {@code overlayId} with images of
    * {@code imageSizes} bytes, replaying the journal.

@@ -37,6 +37,17 @@ final class OverlayApplier implements SegmentScheduler.Applier, java.io.Closeabl
   @Override
   public void apply(Segment s, byte[] frame) throws IOException {
     SegmentCodec.Payloads payloads = SegmentCodec.decode(ctx, frame, s, source);
+    try {
+      applyDecoded(s, payloads);
+    } catch (CorruptOverlayException e) {
+      throw e;
+    } catch (IOException e) {
+      // a full or failing cache disk: say where (the scheduler stops fetching, launch and mount exit)
+      throw new IOException("cannot write " + s + " into the cache directory " + state.dir() + ": " + e.getMessage(), e);
+    }
+  }
+
+  private void applyDecoded(Segment s, SegmentCodec.Payloads payloads) throws IOException {
     byte[] body = payloads.body();
     images[0].mutate.lock();
     images[1].mutate.lock();
