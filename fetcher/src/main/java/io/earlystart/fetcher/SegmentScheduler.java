@@ -511,7 +511,10 @@ public final class SegmentScheduler implements Closeable {
     }
     fail(new IOException("fetching from " + source.describe() + " was stopped"), false);
     control.shutdownNow();
-    applyThread.shutdownNow();
+    // not shutdownNow: an interrupt in the middle of an apply closes the applier's FileChannels
+    // (ClosedByInterruptException), and the cache could then not be checkpointed; queued segments
+    // return at once (closed), the one being applied finishes
+    applyThread.shutdown();
     closer.shutdown(); // the sessions queued for closing are still closed
     try {
       applyThread.awaitTermination(10, TimeUnit.SECONDS);
