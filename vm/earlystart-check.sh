@@ -5,7 +5,8 @@
 # against OUTDIR/base, then vm/resume-check.sh on the mount: QEMU resumes from the mounted memory.img,
 # disk.img and vmstate, and the app's first answer is checked. Prints the mount time, QEMU's timings
 # and the mount's status. Extra arguments go to `earlystart mount` (e.g. --trace-out T).
-# A stand-in for `earlystart launch` (issue 5) until it exists.
+# Made before `earlystart launch` existed; kept because figures in bench/RESULTS.md were taken with it
+# (launch does all of this in one process).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
