@@ -47,7 +47,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * a 52 MiB app whose CGI answers with the md5 of the 5 MiB model it loads) under stock QEMU (TCG), with
  * the overlay coming from the real {@link OverlayServer} in this JVM shaped as {@code earlystart serve
  * --rate 38mbit --delay 10ms} (20 ms RTT). One sample = one cold start, timed from the start of the
- * command a user runs (a CLI JVM of its own) to the last byte of the app's checked answer:
+ * command a user runs ({@code bin/earlystart}, a JVM of its own) to the last byte of the app's checked answer:
  *
  * <ul>
  *   <li>{@code local}: {@code earlystart resume} of the customised VM's own files ({@code -snapshot}): the floor.
@@ -257,11 +257,9 @@ public class VmFirstResponseBenchmark {
         port);
   }
 
-  /** A CLI command line in a JVM of its own, as bin/earlystart runs it. */
+  /** The command a user runs: {@code bin/earlystart} of the tree (cli/target/classes and lib). */
   private List<String> command(String... args) {
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Dearlystart.nohugepage=" + root.resolve("cli/target/native/nohugepage.so"), "-cp",
-        System.getProperty("java.class.path"), "io.earlystart.cli.Main"));
+    List<String> cmd = new ArrayList<>(List.of(root.resolve("bin/earlystart").toString()));
     cmd.addAll(List.of(args));
     return cmd;
   }
@@ -307,7 +305,8 @@ public class VmFirstResponseBenchmark {
       Path p = Path.of(VmFirstResponseBenchmark.class.getProtectionDomain().getCodeSource().getLocation().toURI())
           .toAbsolutePath();
       for (; p != null; p = p.getParent()) {
-        if (Files.isRegularFile(p.resolve("vm/build.sh")) && Files.isDirectory(p.resolve("cli"))) {
+        if (Files.isRegularFile(p.resolve("vm/build.sh")) && Files.isRegularFile(p.resolve("bin/earlystart"))
+            && Files.isDirectory(p.resolve("cli/target/classes"))) {
           return p;
         }
       }
@@ -315,7 +314,7 @@ public class VmFirstResponseBenchmark {
       // fall through
     }
     throw new IllegalStateException("run the benchmark from the project's tree (bench/target/benchmarks.jar): "
-        + "vm/build.sh and cli/target/native are needed");
+        + "vm/build.sh and bin/earlystart with its built cli/target are needed");
   }
 
   /** A CLI child process whose output is drained into a queue (so it never blocks on a full pipe). */
