@@ -124,7 +124,13 @@ final class LaunchCommand implements Callable<Integer> {
         int hostPort = port != 0 ? port : QemuVm.freePort();
         List<String> argv = vm.argv(qemu, kernel, initrd, mnt, share, hostPort, run);
         argv.addAll(qemuArgs);
-        QemuVm q = QemuVm.start(argv, preloads, run);
+        QemuVm q;
+        try {
+          q = QemuVm.start(argv, preloads, run);
+        } catch (IOException e) {
+          failIfFetchingStopped(es); // the cause, when fetching stopped first (the same full disk)
+          throw e;
+        }
         Thread hook = q.shutdownHook(finished);
         Runtime.getRuntime().addShutdownHook(hook);
         QemuVm.Check fetching = () -> failIfFetchingStopped(es);
