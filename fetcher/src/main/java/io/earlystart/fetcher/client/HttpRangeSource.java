@@ -328,7 +328,8 @@ public final class HttpRangeSource implements SegmentSource {
     private final OverlayHead head;
     private final Duration timeout;
     private final List<Segment> segments;
-    private final LinkedBlockingQueue<Integer> streamQueue = new LinkedBlockingQueue<>();
+    /** Batches given to {@link #stream}, whole: the streamer never sees half a batch (one request per run). */
+    private final LinkedBlockingQueue<int[]> streamQueue = new LinkedBlockingQueue<>();
     private final Set<Integer> demanding = ConcurrentHashMap.newKeySet();
     /** The fetches in progress, aborted by {@link #stop}; guarded by itself. */
     private final Set<Deadline> active = new java.util.HashSet<>();
@@ -371,9 +372,7 @@ public final class HttpRangeSource implements SegmentSource {
       if (dead) {
         return;
       }
-      for (int i : indexes) {
-        streamQueue.offer(i);
-      }
+      streamQueue.offer(indexes.clone());
     }
 
     @Override
@@ -437,25 +436,36 @@ public final class HttpRangeSource implements SegmentSource {
     }
 
     private void streamLoop() {
+      java.util.ArrayDeque<Integer> pending = new java.util.ArrayDeque<>();
       try {
         while (!dead) {
-          int firstIndex = streamQueue.take();
+          if (pending.isEmpty()) {
+            for (int i : streamQueue.take()) {
+              pending.add(i);
+            }
+          }
+          for (int[] more; (more = streamQueue.poll()) != null; ) {
+            for (int i : more) {
+              pending.add(i);
+            }
+          }
+          int firstIndex = pending.poll();
           if (!wanted(firstIndex)) {
             continue;
           }
           List<Segment> run = new ArrayList<>();
           run.add(segments.get(firstIndex));
           long bytes = run.get(0).length();
-          for (Integer next; (next = streamQueue.peek()) != null; ) {
+          for (Integer next; (next = pending.peek()) != null; ) {
             Segment s = segments.get(next);
             if (!wanted(next)) {
-              streamQueue.poll();
+              pending.poll();
               continue;
             }
             if (s.offset() != run.get(run.size() - 1).end() || bytes + s.length() > MAX_RUN_BYTES) {
               break;
             }
-            streamQueue.poll();
+            pending.poll();
             run.add(s);
             bytes += s.length();
           }
