@@ -112,6 +112,7 @@ final class LaunchCommand implements Callable<Integer> {
         throw new IOException("overlay " + es.head().id() + " carries no vm.json or no vmstate: it cannot be launched");
       }
       VmConfig vm = VmConfig.parse(new String(config, StandardCharsets.UTF_8));
+      vm.checkBootFiles(kernel, initrd);
       if (trace != null) {
         trace.begin(es.head().id(), es.head().manifest());
       }

@@ -68,6 +68,7 @@ final class ResumeCommand implements Callable<Integer> {
       }
     }
     VmConfig vm = VmConfig.parse(Files.readString(images.resolve("vm.json"), StandardCharsets.UTF_8));
+    vm.checkBootFiles(kernel, initrd);
     Path run = (runDir != null ? Files.createDirectories(runDir) : Files.createTempDirectory("earlystart-resume"))
         .toAbsolutePath().normalize();
     int hostPort = port != 0 ? port : QemuVm.freePort();

@@ -15,6 +15,9 @@ final class VmConfig {
   String append = "console=ttyS0";
   String diskCache = "writeback";
   int guestPort = 80;
+  /** SHA-256 (hex) of the kernel and initrd the VM was booted with, when vm.json records them. */
+  String kernelSha256;
+  String initrdSha256;
 
   @SuppressWarnings("unchecked")
   static VmConfig parse(String json) {
@@ -45,11 +48,43 @@ final class VmConfig {
     if (m.get("net") instanceof Map<?, ?> n && n.get("guestPort") instanceof Double p) {
       c.guestPort = p.intValue();
     }
+    c.kernelSha256 = string(m, "kernelSha256", null);
+    c.initrdSha256 = string(m, "initrdSha256", null);
     return c;
   }
 
   private static String string(Map<String, Object> m, String key, String fallback) {
     return m.get(key) instanceof String s ? s : fallback;
+  }
+
+  /**
+   * A resume needs the kernel and initrd the VM was booted with (QEMU loads them as option ROMs, whose
+   * sizes the vmstate records; a different pair fails the migration, or resumes a guest that crashes).
+   * Checks them against vm.json's SHA-256s when it has them.
+   *
+   * @throws BaseMismatchException naming the file and both digests
+   */
+  void checkBootFiles(java.nio.file.Path kernel, java.nio.file.Path initrd) throws java.io.IOException {
+    check("kernel", kernel, kernelSha256);
+    check("initrd", initrd, initrdSha256);
+  }
+
+  private static void check(String what, java.nio.file.Path file, String expected) throws java.io.IOException {
+    if (expected == null) {
+      return;
+    }
+    java.security.MessageDigest d = io.earlystart.overlay.Sha256.newDigest();
+    try (java.io.InputStream in = java.nio.file.Files.newInputStream(file)) {
+      byte[] buf = new byte[1 << 16];
+      for (int n; (n = in.read(buf)) > 0; ) {
+        d.update(buf, 0, n);
+      }
+    }
+    String actual = io.earlystart.overlay.Hex.of(d.digest());
+    if (!actual.equalsIgnoreCase(expected)) {
+      throw new io.earlystart.overlay.BaseMismatchException(file + " is not the " + what + " this VM was booted with "
+          + "(sha256 " + actual + ", vm.json says " + expected + ")");
+    }
   }
 
   /** The command line of vm/lib.sh's vm_argv with {@code -incoming defer}, on the images in {@code images}. */

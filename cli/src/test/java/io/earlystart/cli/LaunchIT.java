@@ -373,6 +373,47 @@ class LaunchIT {
     }
   }
 
+  /** vm.json records the SHA-256 of the kernel and initrd: another pair is refused before QEMU starts. */
+  @Test
+  void aWrongKernelOrInitrdIsRefusedBeforeQemuStarts() throws Exception {
+    Path wrongInitrd = Files.write(tmp.resolve("other-initrd"), new byte[] {1, 2, 3});
+    int port = freePort();
+    // child processes with a deadline: were the check gone, QEMU would resume and run on
+    Process resume = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+        System.getProperty("java.class.path"), Main.class.getName(), "resume", vm.resolve("app").toString(),
+        "--kernel", vm.resolve("kernel/vmlinuz").toString(), "--initrd", wrongInitrd.toString(), "--port",
+        Integer.toString(port), "--", "-snapshot").redirectErrorStream(true).start();
+    try {
+      assertTrue(resume.waitFor(60, TimeUnit.SECONDS), "resume must refuse the wrong initrd at once");
+      String out = new String(resume.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertEquals(Main.EXIT_WRONG_BASE, resume.exitValue(), out);
+      assertTrue(out.contains(wrongInitrd + " is not the initrd this VM was booted with (sha256 "), out);
+      assertEquals(1, out.strip().lines().count(), out);
+      assertFalse(qemuRunningOn(port), "no QEMU may be started");
+    } finally {
+      resume.destroyForcibly();
+      killQemuOn(port); // only when the assertions above failed: a JVM killed with SIGKILL leaves its QEMU
+    }
+    Path cache = tmp.resolve("cache");
+    Path kernelAsInitrd = vm.resolve("initramfs.cpio.gz");
+    Process launch = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+        System.getProperty("java.class.path"), Main.class.getName(), "launch", "--base-disk",
+        vm.resolve("base/disk.img").toString(), "--base-memory", vm.resolve("base/memory.img").toString(), "--source",
+        served.resolve("app.overlay").toString(), "--cache-dir", cache.toString(), "--kernel", kernelAsInitrd.toString(),
+        "--initrd", vm.resolve("initramfs.cpio.gz").toString(), "--port", Integer.toString(port))
+        .redirectErrorStream(true).start();
+    try {
+      assertTrue(launch.waitFor(60, TimeUnit.SECONDS), "launch must refuse the wrong kernel before QEMU");
+      String out = new String(launch.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertEquals(Main.EXIT_WRONG_BASE, launch.exitValue(), out);
+      assertTrue(out.contains(kernelAsInitrd + " is not the kernel this VM was booted with"), out);
+      assertNothingLeft(cache, port);
+    } finally {
+      launch.destroyForcibly();
+      killQemuOn(port);
+    }
+  }
+
   @Test
   void resumeOfADirectoryWithoutVmstateIsAOneLineError() throws Exception {
     Path dir = Files.createDirectories(tmp.resolve("no-vmstate"));
@@ -389,6 +430,12 @@ class LaunchIT {
   static void assertNothingLeft(Path cache, int port) throws java.io.IOException {
     assertFalse(Mounts.isMounted(cache.resolve("mnt")), "the mount must be gone");
     assertFalse(qemuRunningOn(port), "no QEMU may be left behind");
+  }
+
+  private static void killQemuOn(int port) {
+    ProcessHandle.allProcesses().filter(h -> h.info().commandLine()
+        .map(c -> c.contains("qemu-system") && c.contains("127.0.0.1:" + port + "-")).orElse(false))
+        .forEach(ProcessHandle::destroyForcibly);
   }
 
   private static boolean qemuRunningOn(int port) {
