@@ -26,14 +26,13 @@ final class StatusCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print the status file as it is (JSON).")
   boolean json;
 
+  @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "5s", converter = DurationConverter.class,
+      description = "How long to wait for the mount to answer (default: ${DEFAULT-VALUE}).")
+  java.time.Duration timeout;
+
   @Override
-  public Integer call() throws IOException {
-    String text;
-    try {
-      text = Files.readString(mountPoint.resolve("status"), StandardCharsets.UTF_8);
-    } catch (NoSuchFileException e) {
-      throw new IOException(mountPoint + " is not an earlystart mount (no status file)");
-    }
+  public Integer call() throws IOException, InterruptedException {
+    String text = readStatus(mountPoint.resolve("status"), timeout);
     var out = spec.commandLine().getOut();
     if (json) {
       out.print(text);
@@ -43,6 +42,37 @@ final class StatusCommand implements Callable<Integer> {
     out.print(render(text));
     out.flush();
     return 0;
+  }
+
+  /**
+   * Reads the status file on a daemon thread, at most {@code timeout}: a mount that does not answer (a
+   * stopped or wedged daemon; native-notes/FUSE.md) must not hang status with it.
+   */
+  static String readStatus(Path file, java.time.Duration timeout) throws IOException, InterruptedException {
+    java.util.concurrent.CompletableFuture<String> read = new java.util.concurrent.CompletableFuture<>();
+    Thread t = new Thread(() -> {
+      try {
+        read.complete(Files.readString(file, StandardCharsets.UTF_8));
+      } catch (Throwable e) {
+        read.completeExceptionally(e);
+      }
+    }, "earlystart-status-read");
+    t.setDaemon(true);
+    t.start();
+    try {
+      return read.get(timeout.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new IOException(file + " did not answer within " + Units.seconds(timeout.toNanos())
+          + ": its mount process is stopped or all its threads are busy (see its log)");
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (e.getCause() instanceof NoSuchFileException) {
+        throw new IOException(file.getParent() + " is not an earlystart mount (no status file)");
+      }
+      if (e.getCause() instanceof IOException io) {
+        throw io;
+      }
+      throw new IOException(e.getCause().toString(), e.getCause());
+    }
   }
 
   /** The status JSON as a few lines for people. */

@@ -198,4 +198,31 @@ class MountIT {
     assertTrue(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0) < 30);
     assertFalse(Mounts.isMounted(mnt));
   }
+
+  /**
+   * A mount that does not answer (its daemon stopped with SIGSTOP here; a daemon whose threads all wait
+   * would look the same): status says so at its deadline, exit 1, instead of hanging with it.
+   */
+  @Test
+  void statusOfAMountThatDoesNotAnswerEndsAtItsDeadline() throws Exception {
+    Run r = mount(overlay.toString(), images.baseDisk(), tmp.resolve("cache"));
+    assertEquals(0, r.code(), r.err());
+    java.util.regex.Matcher pid = java.util.regex.Pattern.compile("\\(pid (\\d+)").matcher(r.out());
+    assertTrue(pid.find(), r.out());
+    String daemon = pid.group(1);
+    assertEquals(0, new ProcessBuilder("kill", "-STOP", daemon).start().waitFor());
+    try {
+      long t0 = System.nanoTime();
+      Run status = CliTest.run("status", "--timeout", "2s", mnt.toString());
+      long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+      assertEquals(Main.EXIT_ERROR, status.code(), status.out() + status.err());
+      assertTrue(status.err().contains(mnt.resolve("status") + " did not answer within 2.00 s"), status.err());
+      assertEquals(1, status.err().strip().lines().count(), status.err());
+      assertTrue(took < 5_000, "status took " + took + " ms");
+    } finally {
+      new ProcessBuilder("kill", "-CONT", daemon).start().waitFor();
+    }
+    Run again = CliTest.run("status", mnt.toString());
+    assertEquals(0, again.code(), again.err());
+  }
 }
