@@ -112,12 +112,12 @@ final class LaunchCommand implements Callable<Integer> {
         throw new IOException("overlay " + es.head().id() + " carries no vm.json or no vmstate: it cannot be launched");
       }
       VmConfig vm = VmConfig.parse(new String(config, StandardCharsets.UTF_8));
-      vm.checkBootFiles(kernel, initrd);
       if (trace != null) {
         trace.begin(es.head().id(), es.head().manifest());
       }
       Files.createDirectories(mnt);
       es.startStream(); // the link is busy from here on; mounting and starting QEMU overlap with it
+      vm.checkBootFiles(kernel, initrd); // ~10 MB to hash: while the stream runs, before QEMU
       try (Mounts mount = Mounts.mount(es.fileSystem(), mnt, Mounts.writableOptions(fuseOptions),
           Duration.ofSeconds(30))) {
         long mounted = System.nanoTime();
