@@ -112,12 +112,12 @@ final class LaunchCommand implements Callable<Integer> {
         throw new IOException("overlay " + es.head().id() + " carries no vm.json or no vmstate: it cannot be launched");
       }
       VmConfig vm = VmConfig.parse(new String(config, StandardCharsets.UTF_8));
+      QemuVm.Check bootFiles = vm.checkBootFilesAsync(kernel, initrd); // done before the guest runs
       if (trace != null) {
         trace.begin(es.head().id(), es.head().manifest());
       }
       Files.createDirectories(mnt);
       es.startStream(); // the link is busy from here on; mounting and starting QEMU overlap with it
-      vm.checkBootFiles(kernel, initrd); // ~10 MB to hash: while the stream runs, before QEMU
       try (Mounts mount = Mounts.mount(es.fileSystem(), mnt, Mounts.writableOptions(fuseOptions),
           Duration.ofSeconds(30))) {
         long mounted = System.nanoTime();
@@ -134,7 +134,10 @@ final class LaunchCommand implements Callable<Integer> {
         }
         Thread hook = q.shutdownHook(finished);
         Runtime.getRuntime().addShutdownHook(hook);
-        QemuVm.Check fetching = () -> failIfFetchingStopped(es);
+        QemuVm.Check fetching = () -> {
+          failIfFetchingStopped(es);
+          bootFiles.check();
+        };
         try {
           q.resume(mnt.resolve("vmstate"), resumeTimeout, fetching);
           long running = System.nanoTime();

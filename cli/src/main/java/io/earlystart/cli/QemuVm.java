@@ -81,7 +81,10 @@ final class QemuVm {
     }, "earlystart-qemu-shutdown");
   }
 
-  /** QMP: x-ignore-shared, migrate-incoming from {@code vmstate}, wait until loaded, cont. */
+  /**
+   * QMP: x-ignore-shared, migrate-incoming from {@code vmstate}, wait until loaded, cont. {@code check} runs
+   * while loading and once more just before {@code cont}; what it throws stops the resume.
+   */
   void resume(Path vmstate, Duration timeout, Check check) throws IOException, InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     try (Qmp qmp = Qmp.connect(run.resolve("qmp.sock"), timeout, process::isAlive)) {
@@ -107,6 +110,7 @@ final class QemuVm {
         check.check();
         Thread.sleep(5);
       }
+      check.check(); // the last word before the guest runs
       qmp.execute("cont", null, step);
     } catch (IOException e) {
       check.check(); // the real cause (corrupt overlay, source gone) when there is one

@@ -68,7 +68,7 @@ final class ResumeCommand implements Callable<Integer> {
       }
     }
     VmConfig vm = VmConfig.parse(Files.readString(images.resolve("vm.json"), StandardCharsets.UTF_8));
-    vm.checkBootFiles(kernel, initrd);
+    QemuVm.Check bootFiles = vm.checkBootFilesAsync(kernel, initrd); // while QEMU starts, before the guest runs
     Path run = (runDir != null ? Files.createDirectories(runDir) : Files.createTempDirectory("earlystart-resume"))
         .toAbsolutePath().normalize();
     int hostPort = port != 0 ? port : QemuVm.freePort();
@@ -80,7 +80,7 @@ final class ResumeCommand implements Callable<Integer> {
     Thread hook = q.shutdownHook(finished);
     Runtime.getRuntime().addShutdownHook(hook);
     try {
-      q.resume(images.resolve("vmstate"), resumeTimeout, QemuVm.Check.NONE);
+      q.resume(images.resolve("vmstate"), resumeTimeout, bootFiles);
       out.printf("resumed %s: QEMU start to running %s, guest port %d at 127.0.0.1:%d (QEMU pid %d; log %s)%n", images,
           Units.seconds(System.nanoTime() - t0), vm.guestPort, hostPort, q.process().pid(), q.log());
       out.flush();

@@ -69,6 +69,37 @@ final class VmConfig {
     check("initrd", initrd, initrdSha256);
   }
 
+  /**
+   * {@link #checkBootFiles} on a daemon thread (hashing ~10 MB in a fresh JVM takes ~75 ms): the returned
+   * check waits for it and throws what it found; call it before the guest runs.
+   */
+  QemuVm.Check checkBootFilesAsync(java.nio.file.Path kernel, java.nio.file.Path initrd) {
+    java.util.concurrent.CompletableFuture<Void> done = new java.util.concurrent.CompletableFuture<>();
+    Thread t = new Thread(() -> {
+      try {
+        checkBootFiles(kernel, initrd);
+        done.complete(null);
+      } catch (Throwable e) {
+        done.completeExceptionally(e);
+      }
+    }, "earlystart-boot-files-check");
+    t.setDaemon(true);
+    t.start();
+    return () -> {
+      try {
+        done.get();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new java.io.InterruptedIOException("interrupted while checking " + kernel + " and " + initrd);
+      } catch (java.util.concurrent.ExecutionException e) {
+        if (e.getCause() instanceof java.io.IOException io) {
+          throw io;
+        }
+        throw new java.io.IOException("checking " + kernel + " and " + initrd + ": " + e.getCause(), e.getCause());
+      }
+    };
+  }
+
   private static void check(String what, java.nio.file.Path file, String expected) throws java.io.IOException {
     if (expected == null) {
       return;
