@@ -7,6 +7,7 @@ import io.earlystart.overlay.DeltaDecoder;
 import io.earlystart.overlay.PayloadRefs;
 import io.earlystart.overlay.Segment;
 import io.earlystart.overlay.SegmentCodec;
+import io.earlystart.overlay.SegmentWriter;
 import java.io.IOException;
 
 /**
@@ -24,14 +25,15 @@ final class OverlayApplier implements SegmentScheduler.Applier, java.io.Closeabl
   private final String source;
   private final ZstdDecompressCtx ctx = new ZstdDecompressCtx();
   private final DeltaDecoder delta = new DeltaDecoder();
-  private final byte[] base = new byte[EarlyImage.CS];
-  private final byte[] chunk = new byte[EarlyImage.CS];
+  private final SegmentWriter writer = new SegmentWriter();
+  private final SegmentWriter.Target[] targets;
 
   OverlayApplier(EarlyImage[] images, PayloadRefs refs, CacheState state, String source) {
     this.images = images;
     this.refs = refs;
     this.state = state;
     this.source = source;
+    this.targets = new SegmentWriter.Target[] {target(images[0]), target(images[1])};
   }
 
   @Override
@@ -48,60 +50,41 @@ final class OverlayApplier implements SegmentScheduler.Applier, java.io.Closeabl
   }
 
   private void applyDecoded(Segment s, SegmentCodec.Payloads payloads) throws IOException {
-    byte[] body = payloads.body();
     images[0].mutate.lock();
     images[1].mutate.lock();
     try {
-      // DATA payloads of consecutive chunks lie back to back in the body (stream order follows offsets
-      // within a segment): one write per run, as synthesize does, broken by chunks the guest wrote
-      EarlyImage run = null;
-      long runChunk = 0;
-      int runOff = 0;
-      int runLen = 0;
-      for (int i = 0; i < payloads.count(); i++) {
-        int p = s.firstPayload() + i;
-        for (int r = refs.start(p); r < refs.start(p + 1); r++) {
-          long ref = refs.ref(r);
-          EarlyImage target = images[(int) (ref >>> 32)];
-          long c = ref & 0xFFFFFFFFL;
-          if (target.written.get(c)) {
-            continue; // the guest's bytes win
-          }
-          int len = target.chunkLength(c);
-          if (refs.isDelta(p)) {
-            target.readSameBase(c * EarlyImage.CS, base, len);
-            delta.decode(body, payloads.offset(i), payloads.length(i), base, chunk, len,
-                source + " " + s + " payload " + p);
-            target.writeArrived(c, chunk, 0, len);
-            continue;
-          }
-          if (payloads.length(i) != len) {
-            throw new CorruptOverlayException(source, -1,
-                s + ": payload " + p + " has " + payloads.length(i) + " bytes, its chunk " + len);
-          }
-          if (target == run && c * EarlyImage.CS == runChunk * EarlyImage.CS + runLen
-              && payloads.offset(i) == runOff + runLen) {
-            runLen += len;
-            continue;
-          }
-          if (run != null) {
-            run.writeArrived(runChunk, body, runOff, runLen);
-          }
-          run = target;
-          runChunk = c;
-          runOff = payloads.offset(i);
-          runLen = len;
-        }
-      }
-      if (run != null) {
-        run.writeArrived(runChunk, body, runOff, runLen);
-      }
+      writer.write(source, s, payloads, refs, targets, delta);
       state.recordApplied(s.index());
       markPresent(s);
     } finally {
       images[1].mutate.unlock();
       images[0].mutate.unlock();
     }
+  }
+
+  /** An image's cache file as the writer's target: chunks the guest wrote keep the guest's bytes. */
+  private static SegmentWriter.Target target(EarlyImage image) {
+    return new SegmentWriter.Target() {
+      @Override
+      public int chunkLength(long chunk) {
+        return image.chunkLength(chunk);
+      }
+
+      @Override
+      public boolean takes(long chunk) {
+        return !image.written.get(chunk);
+      }
+
+      @Override
+      public void readBase(long chunk, byte[] dst, int len) throws IOException {
+        image.readSameBase(chunk * EarlyImage.CS, dst, len);
+      }
+
+      @Override
+      public void write(long chunk, byte[] src, int off, int len) throws IOException {
+        image.writeArrived(chunk, src, off, len);
+      }
+    };
   }
 
   /** Marks the chunks of {@code s} present (after they were written and journaled). */

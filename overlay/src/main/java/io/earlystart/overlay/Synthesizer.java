@@ -168,14 +168,15 @@ public final class Synthesizer {
       ExecutorService pool, int threads, AtomicLong done, List<Future<?>> tasks)
       throws IOException, InterruptedException {
     PayloadRefs refs = PayloadRefs.of(m);
+    SegmentWriter.Target[] targets = targets(bases, out);
     Semaphore inFlight = new Semaphore(2 * threads + 1);
     for (Segment s : m.segments()) {
       byte[] frame = overlay.readSegment(s);
       inFlight.acquire();
       tasks.add(pool.submit(() -> {
         try (ZstdDecompressCtx ctx = new ZstdDecompressCtx(); DeltaDecoder delta = new DeltaDecoder()) {
-          apply(overlay.describe(), SegmentCodec.decode(ctx, frame, s, overlay.describe()), s, refs, bases, out,
-              delta);
+          new SegmentWriter().write(overlay.describe(), s, SegmentCodec.decode(ctx, frame, s, overlay.describe()),
+              refs, targets, delta);
           done.addAndGet(s.length());
           return null;
         } finally {
@@ -192,54 +193,35 @@ public final class Synthesizer {
     }
   }
 
-  /**
-   * Writes one segment's payloads to every chunk that uses them. DATA payloads of consecutive chunks
-   * lie back to back in the body (stream order follows offsets within a segment), so they are written
-   * as one run straight from the body: one write instead of one a chunk.
-   */
-  private static void apply(String source, SegmentCodec.Payloads payloads, Segment s, PayloadRefs refs,
-      ImageFile[] bases, ImageAssembler[] out, DeltaDecoder delta) throws IOException {
-    byte[] base = new byte[CS];
-    byte[] chunk = new byte[CS];
-    byte[] body = payloads.body();
-    ImageAssembler runTarget = null;
-    long runPos = 0;
-    int runOff = 0;
-    int runLen = 0;
-    for (int i = 0; i < payloads.count(); i++) {
-      int p = s.firstPayload() + i;
-      for (int r = refs.start(p); r < refs.start(p + 1); r++) {
-        long ref = refs.ref(r);
-        ImageAssembler target = out[(int) (ref >>> 32)];
-        long c = ref & 0xFFFFFFFFL;
-        int len = target.chunkLength(c);
-        if (refs.isDelta(p)) {
-          bases[(int) (ref >>> 32)].read(c * CS, base, 0, len);
-          delta.decode(body, payloads.offset(i), payloads.length(i), base, chunk, len,
-              source + " " + s + " payload " + p);
-          target.write(c * CS, chunk, 0, len);
-          continue;
+  /** {@code out[i]} as a {@link SegmentWriter.Target}, DELTA bases from {@code bases[i]}. */
+  private static SegmentWriter.Target[] targets(ImageFile[] bases, ImageAssembler[] out) {
+    SegmentWriter.Target[] t = new SegmentWriter.Target[out.length];
+    for (int i = 0; i < out.length; i++) {
+      ImageFile base = bases[i];
+      ImageAssembler image = out[i];
+      t[i] = new SegmentWriter.Target() {
+        @Override
+        public int chunkLength(long chunk) {
+          return image.chunkLength(chunk);
         }
-        if (payloads.length(i) != len) {
-          throw new CorruptOverlayException(source, -1,
-              s + ": payload " + p + " has " + payloads.length(i) + " bytes, its chunk " + len);
+
+        @Override
+        public boolean takes(long chunk) {
+          return true;
         }
-        if (target == runTarget && c * CS == runPos + runLen && payloads.offset(i) == runOff + runLen) {
-          runLen += len;
-          continue;
+
+        @Override
+        public void readBase(long chunk, byte[] dst, int len) throws IOException {
+          base.read(chunk * CS, dst, 0, len);
         }
-        if (runTarget != null) {
-          runTarget.write(runPos, body, runOff, runLen);
+
+        @Override
+        public void write(long chunk, byte[] src, int off, int len) throws IOException {
+          image.write(chunk * CS, src, off, len);
         }
-        runTarget = target;
-        runPos = c * CS;
-        runOff = payloads.offset(i);
-        runLen = len;
-      }
+      };
     }
-    if (runTarget != null) {
-      runTarget.write(runPos, body, runOff, runLen);
-    }
+    return t;
   }
 
   /** Renames complete files into place; an image or attachment this overlay lacks is removed. */
