@@ -108,7 +108,7 @@ final class LaunchCommand implements Callable<Integer> {
     CountDownLatch finished = new CountDownLatch(1);
     try (EarlyStart es = EarlyStart.open(early.options(base), trace != null ? trace : EarlyImage.Touches.NONE)) {
       byte[] config = es.attachment(Attachment.VM_CONFIG);
-      if (config == null || es.attachment(Attachment.VMSTATE) == null) {
+      if (config == null || !es.hasAttachment(Attachment.VMSTATE)) {
         throw new IOException("overlay " + es.head().id() + " carries no vm.json or no vmstate: it cannot be launched");
       }
       VmConfig vm = VmConfig.parse(new String(config, StandardCharsets.UTF_8));

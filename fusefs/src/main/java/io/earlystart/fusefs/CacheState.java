@@ -143,22 +143,18 @@ final class CacheState implements Closeable {
   }
 
   private static FileChannel openCache(Path file, long size) throws IOException {
-    FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
-        StandardOpenOption.WRITE);
+    java.io.RandomAccessFile raf = new java.io.RandomAccessFile(file.toFile(), "rw"); // its channel closes it
     try {
-      long have = ch.size();
+      long have = raf.length();
       if (have != size) {
         if (have != 0) {
           throw new IOException("cache file " + file + " is " + have + " bytes, the image " + size);
         }
-        ch.truncate(size); // no-op on an empty file; sparse growth follows
-        try (var raf = new java.io.RandomAccessFile(file.toFile(), "rw")) {
-          raf.setLength(size);
-        }
+        raf.setLength(size); // sparse
       }
-      return ch;
+      return raf.getChannel();
     } catch (IOException e) {
-      ch.close();
+      raf.close();
       throw e;
     }
   }
@@ -176,10 +172,6 @@ final class CacheState implements Closeable {
   /** Chunks of {@code image} the guest wrote, a copy. */
   synchronized RoaringBitmap written(Image image) {
     return written[image.ordinal()].clone();
-  }
-
-  synchronized int appliedCount() {
-    return applied.getCardinality();
   }
 
   /** Records that every chunk of {@code segment} is in the cache files (call after writing them). */
@@ -241,8 +233,9 @@ final class CacheState implements Closeable {
         b.serialize(out);
       }
     }
+    byte[] snapshot = bytes.toByteArray();
     CRC32C c = new CRC32C();
-    c.update(bytes.toByteArray());
+    c.update(snapshot);
     bytes.write(ByteBuffer.allocate(4).putInt((int) c.getValue()).array());
     writeAtomically(dir.resolve("state"), bytes.toByteArray());
     journal.truncate(0);
@@ -316,7 +309,8 @@ final class CacheState implements Closeable {
     journalEnd = good;
   }
 
-  private static void writeAtomically(Path file, byte[] bytes) throws IOException {
+  /** Writes {@code file} whole or not at all: a forced temporary file renamed over it. */
+  static void writeAtomically(Path file, byte[] bytes) throws IOException {
     Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
     try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
         StandardOpenOption.TRUNCATE_EXISTING)) {

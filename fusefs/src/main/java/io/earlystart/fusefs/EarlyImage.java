@@ -108,10 +108,6 @@ public final class EarlyImage implements WritableImage {
     return Manifest.chunkLength(size, CS, chunk);
   }
 
-  FileChannel cache() {
-    return cache;
-  }
-
   /** The segment that must arrive before {@code chunk} can be read, or -1 when none is needed. */
   int segmentNeeded(long chunk) {
     if (present.get(chunk)) {

@@ -183,13 +183,15 @@ public final class EarlyStart implements Closeable {
       }
       if (bytes == null) {
         bytes = scheduler.attachment(a);
-        Path tmp = kept.resolveSibling(kept.getFileName() + ".tmp");
-        Files.write(tmp, bytes);
-        Files.move(tmp, kept, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-            java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        CacheState.writeAtomically(kept, bytes);
       }
       attachments.put(a.name(), bytes);
     }
+  }
+
+  /** Whether the overlay carries attachment {@code name}. */
+  public boolean hasAttachment(String name) {
+    return attachments.containsKey(name);
   }
 
   /** The bytes of attachment {@code name} (vmstate, vm.json), or null if the overlay has none. */
@@ -227,11 +229,6 @@ public final class EarlyStart implements Closeable {
     streamStartNanos = System.nanoTime();
     scheduler.completion().whenComplete((v, t) -> streamEndNanos = System.nanoTime());
     scheduler.startStream();
-  }
-
-  /** Makes guest writes and the cache state durable without stopping. */
-  public void checkpoint() throws IOException {
-    state.checkpoint();
   }
 
   /** The live status, as the mount's {@code status} file shows it (JSON). */

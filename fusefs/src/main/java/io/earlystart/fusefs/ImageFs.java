@@ -58,7 +58,6 @@ public final class ImageFs extends FuseStubFS {
     private final Map<Long, byte[]> snapshots = new ConcurrentHashMap<>();
     private final AtomicLong nextHandle = new AtomicLong(1L << 32);
 
-    /** A direct buffer and the jnr {@link Pointer} over it, made once and reused. */
     /**
      * A direct buffer and a jnr {@link Pointer} at its <em>address</em>, made once and reused. Not
      * {@code Pointer.wrap(runtime, buffer)}: that makes a buffer-backed pointer, and jnr copies between
@@ -230,9 +229,6 @@ public final class ImageFs extends FuseStubFS {
                 return -ErrorCodes.EBADF();
             }
             WritableImage image = (WritableImage) images[(int) index];
-            if (offset < 0 || offset + size > image.size()) {
-                return -ErrorCodes.ENOSPC(); // a fixed-size image, like the end of a block device
-            }
             if (log.isTraceEnabled()) {
                 log.trace("write {} offset={} size={}", path, offset, size);
             }
@@ -351,7 +347,6 @@ public final class ImageFs extends FuseStubFS {
             stbuf.f_ffree.set(0);
             stbuf.f_favail.set(0);
             stbuf.f_namemax.set(255);
-            
             return 0;
         } catch (Throwable t) {
             return failed("statfs", path, t);

@@ -66,13 +66,14 @@ final class Status {
     StringBuilder w = new StringBuilder("{");
     for (Image image : Image.values()) {
       Waits x = waits[image.ordinal()];
+      long[] q = x.quantilesNanos(0.50, 0.99);
       if (image.ordinal() > 0) {
         w.append(", ");
       }
       w.append(quote(image == Image.DISK ? "disk" : "memory")).append(": {\"count\": ").append(x.count())
           .append(", \"waitingNow\": ").append(x.waitingNow())
-          .append(", \"p50Micros\": ").append(x.quantileNanos(0.50) / 1000)
-          .append(", \"p99Micros\": ").append(x.quantileNanos(0.99) / 1000)
+          .append(", \"p50Micros\": ").append(q[0] / 1000)
+          .append(", \"p99Micros\": ").append(q[1] / 1000)
           .append(", \"totalMillis\": ").append(x.totalNanos() / 1_000_000)
           .append(", \"errors\": ").append(x.errors()).append('}');
     }

@@ -49,18 +49,22 @@ final class Waits {
     return totalNanos.get();
   }
 
-  /** The {@code q} quantile (0..1) of the kept wait times in nanoseconds, or 0 when none. */
-  long quantileNanos(double q) {
+  /** The {@code qs} quantiles (0..1) of the kept wait times in nanoseconds, from one sort; 0s when none. */
+  long[] quantilesNanos(double... qs) {
+    long[] out = new long[qs.length];
     int n = (int) Math.min(count.get(), KEPT);
     if (n == 0) {
-      return 0;
+      return out;
     }
     long[] v = new long[n];
     for (int i = 0; i < n; i++) {
       v[i] = recent.get(i);
     }
     Arrays.sort(v);
-    int rank = (int) Math.ceil(q * n) - 1; // nearest rank
-    return v[Math.max(0, Math.min(n - 1, rank))];
+    for (int k = 0; k < qs.length; k++) {
+      int rank = (int) Math.ceil(qs[k] * n) - 1; // nearest rank
+      out[k] = v[Math.max(0, Math.min(n - 1, rank))];
+    }
+    return out;
   }
 }

@@ -17,21 +17,27 @@ public final class DeltaDecoder implements AutoCloseable {
   }
 
   /**
-   * Decodes a delta into {@code out[0..len)}.
+   * Decodes payload {@code payload} of segment {@code s} (a delta) into {@code out[0..len)}; {@code source}
+   * and the segment name the payload in an error (the message is built only then).
    *
    * @throws CorruptOverlayException if it does not decode to exactly {@code len} bytes
    */
-  public void decode(byte[] src, int off, int srcLen, byte[] base, byte[] out, int len, String where)
-      throws CorruptOverlayException {
+  public void decode(byte[] src, int off, int srcLen, byte[] base, byte[] out, int len, String source, Segment s,
+      int payload) throws CorruptOverlayException {
     try {
       ctx.loadDict(base, ZstdDictContentType.RAW_CONTENT);
       int n = ctx.decompressByteArray(out, 0, len, src, off, srcLen);
       if (n != len) {
-        throw new CorruptOverlayException(where, -1, "delta decodes to " + n + " bytes, chunk has " + len);
+        throw new CorruptOverlayException(where(source, s, payload), -1,
+            "delta decodes to " + n + " bytes, chunk has " + len);
       }
     } catch (ZstdException e) {
-      throw new CorruptOverlayException(where, -1, "delta does not decode: " + e.getMessage());
+      throw new CorruptOverlayException(where(source, s, payload), -1, "delta does not decode: " + e.getMessage());
     }
+  }
+
+  private static String where(String source, Segment s, int payload) {
+    return source + " " + s + " payload " + payload;
   }
 
   @Override

@@ -54,8 +54,7 @@ public final class SegmentWriter {
         int len = target.chunkLength(c);
         if (refs.isDelta(p)) {
           target.readBase(c, base, len);
-          delta.decode(body, payloads.offset(i), payloads.length(i), base, chunk, len,
-              source + " " + s + " payload " + p);
+          delta.decode(body, payloads.offset(i), payloads.length(i), base, chunk, len, source, s, p);
           target.write(c, chunk, 0, len);
           continue;
         }
