@@ -61,12 +61,11 @@ final class CaptureCommand implements Callable<Integer> {
           "{\"capabilities\": [{\"capability\": \"x-ignore-shared\", \"state\": true}]}", step);
       qmp.execute("stop", null, step);
       Path tmp = out.toAbsolutePath().resolve(".vmstate.partial");
-      String target = tmp.toString().replace("'", "'\\''");
-      qmp.execute("migrate", "{\"uri\": " + Json.quote("exec:cat > '" + target + "'") + "}", step);
+      qmp.execute("migrate", "{\"uri\": " + Json.quote(Qmp.execUri("cat >", tmp)) + "}", step);
       long deadline = System.nanoTime() + timeout.toNanos();
       Map<String, Object> info;
       while (true) {
-        info = (Map<String, Object>) ret(qmp.execute("query-migrate", null, step));
+        info = (Map<String, Object>) qmp.execute("query-migrate", null, step);
         Object status = info.get("status");
         if ("completed".equals(status)) {
           break;
@@ -85,8 +84,8 @@ final class CaptureCommand implements Callable<Integer> {
       if (vmConfig != null) {
         Files.copy(vmConfig, out.resolve("vm.json"), StandardCopyOption.REPLACE_EXISTING);
       } else {
-        String machine = String.valueOf(ret(qmp.execute("qom-get", "{\"path\": \"/machine\", \"property\": \"type\"}",
-            step))).replaceFirst("-machine$", "");
+        String machine = String.valueOf(qmp.execute("qom-get", "{\"path\": \"/machine\", \"property\": \"type\"}",
+            step)).replaceFirst("-machine$", "");
         Files.writeString(out.resolve("vm.json"), "{\n  \"format\": 1,\n  \"ram\": \"" + (ramBytes >> 20) + "M\",\n"
             + "  \"ramBytes\": " + ramBytes + ",\n  \"machine\": " + Json.quote(machine) + ",\n"
             + "  \"memoryBackend\": {\"id\": " + Json.quote(id) + ", \"type\": \"memory-backend-file\", \"file\": "
@@ -115,7 +114,7 @@ final class CaptureCommand implements Callable<Integer> {
    */
   @SuppressWarnings("unchecked")
   private static Map<String, Object> sharedFileBackend(Qmp qmp, Duration step) throws IOException {
-    Object list = ret(qmp.execute("query-memdev", null, step));
+    Object list = qmp.execute("query-memdev", null, step);
     if (!(list instanceof List<?> l) || l.isEmpty()) {
       throw new IOException("QEMU runs without a memory backend object: start it with -object "
           + "memory-backend-file,id=pc.ram,size=...,mem-path=FILE,share=on -machine memory-backend=pc.ram");
@@ -124,8 +123,8 @@ final class CaptureCommand implements Callable<Integer> {
       Map<String, Object> m = (Map<String, Object>) o;
       if (Boolean.TRUE.equals(m.get("share")) && m.get("id") instanceof String id) {
         try {
-          Object path = ret(qmp.execute("qom-get", "{\"path\": " + Json.quote("/objects/" + id)
-              + ", \"property\": \"mem-path\"}", step));
+          Object path = qmp.execute("qom-get", "{\"path\": " + Json.quote("/objects/" + id)
+              + ", \"property\": \"mem-path\"}", step);
           Map<String, Object> withPath = new java.util.HashMap<>(m);
           withPath.put("mem-path", path);
           return withPath;
@@ -136,9 +135,5 @@ final class CaptureCommand implements Callable<Integer> {
     }
     throw new IOException("QEMU's memory backend is not a shared file (memory-backend-file with share=on): its RAM "
         + "would go into the migration stream instead of staying in the memory file");
-  }
-
-  private static Object ret(String reply) {
-    return ((Map<?, ?>) Json.parse(reply)).get("return");
   }
 }

@@ -41,30 +41,15 @@ final class LaunchCommand implements Callable<Integer> {
   @picocli.CommandLine.Mixin
   EarlyStartOptions early;
 
-  @Option(names = "--kernel", required = true, paramLabel = "FILE", description = "The base VM's kernel.")
-  Path kernel;
-
-  @Option(names = "--initrd", required = true, paramLabel = "FILE", description = "The base VM's initrd.")
-  Path initrd;
+  @picocli.CommandLine.Mixin
+  QemuOptions qemu;
 
   @Option(names = "--mount-point", paramLabel = "DIR", description = "Where to mount (default: CACHE_DIR/mnt).")
   Path mountPoint;
 
-  @Option(names = "--port", paramLabel = "PORT", defaultValue = "0",
-      description = "Host port for the guest's service on 127.0.0.1 (default: a free one).")
-  int port;
-
   @Option(names = "--share", description = "RAM share=on: guest writes go back to the mounted memory.img "
       + "(needed to capture the VM again). Default share=off: a private copy-on-write mapping.")
   boolean share;
-
-  @Option(names = "--qemu", paramLabel = "PROGRAM", defaultValue = "qemu-system-x86_64",
-      description = "QEMU binary (default: ${DEFAULT-VALUE}).")
-  String qemu;
-
-  @Option(names = "--resume-timeout", paramLabel = "DURATION", defaultValue = "120s",
-      converter = DurationConverter.class, description = "Deadline for QEMU to resume (default: ${DEFAULT-VALUE}).")
-  Duration resumeTimeout;
 
   @Option(names = "--ram-faults", paramLabel = "SIZE", defaultValue = "4k",
       description = "How QEMU's RAM faults read memory.img: 4k (default) page by page, with QEMU's MADV_HUGEPAGE "
@@ -85,7 +70,7 @@ final class LaunchCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     Path mnt = (mountPoint != null ? mountPoint : early.cacheDir.resolve("mnt")).toAbsolutePath().normalize();
     Path run = early.cacheDir.resolve("run").toAbsolutePath().normalize();
-    for (Path p : preload != null ? List.of(kernel, initrd, preload) : List.of(kernel, initrd)) {
+    for (Path p : preload != null ? List.of(qemu.kernel, qemu.initrd, preload) : List.of(qemu.kernel, qemu.initrd)) {
       if (!Files.isReadable(p)) {
         throw new java.nio.file.NoSuchFileException(p.toString(), null, "kernel, initrd or preload library not found");
       }
@@ -112,7 +97,7 @@ final class LaunchCommand implements Callable<Integer> {
         throw new IOException("overlay " + es.head().id() + " carries no vm.json or no vmstate: it cannot be launched");
       }
       VmConfig vm = VmConfig.parse(new String(config, StandardCharsets.UTF_8));
-      QemuVm.Check bootFiles = vm.checkBootFilesAsync(kernel, initrd); // done before the guest runs
+      QemuVm.Check bootFiles = vm.checkBootFilesAsync(qemu.kernel, qemu.initrd); // done before the guest runs
       if (trace != null) {
         trace.begin(es.head().id(), es.head().manifest());
       }
@@ -122,8 +107,8 @@ final class LaunchCommand implements Callable<Integer> {
           Duration.ofSeconds(30))) {
         long mounted = System.nanoTime();
         failIfFetchingStopped(es); // e.g. a full cache disk, found while mounting: no QEMU then
-        int hostPort = port != 0 ? port : QemuVm.freePort();
-        List<String> argv = vm.argv(qemu, kernel, initrd, mnt, share, hostPort, run);
+        int hostPort = qemu.hostPort();
+        List<String> argv = vm.argv(qemu.qemu, qemu.kernel, qemu.initrd, mnt, share, hostPort, run);
         argv.addAll(qemuArgs);
         QemuVm q;
         try {
@@ -139,7 +124,7 @@ final class LaunchCommand implements Callable<Integer> {
           bootFiles.check();
         };
         try {
-          q.resume(mnt.resolve("vmstate"), resumeTimeout, fetching);
+          q.resume(mnt.resolve("vmstate"), qemu.resumeTimeout, fetching);
           long running = System.nanoTime();
           if (trace != null) {
             trace.mark("resumed");

@@ -91,14 +91,14 @@ final class QemuVm {
       Duration step = Duration.ofSeconds(30);
       qmp.execute("migrate-set-capabilities",
           "{\"capabilities\": [{\"capability\": \"x-ignore-shared\", \"state\": true}]}", step);
-      String file = vmstate.toString().replace("'", "'\\''");
-      qmp.execute("migrate-incoming", "{\"uri\": " + Json.quote("exec:cat '" + file + "'") + "}", step);
+      qmp.execute("migrate-incoming", "{\"uri\": " + Json.quote(Qmp.execUri("cat", vmstate)) + "}", step);
       while (true) {
-        String status = qmp.execute("query-status", null, step);
-        if (status.contains("\"paused\"") || status.contains("\"postmigrate\"")) {
+        Object status = qmp.execute("query-status", null, step) instanceof java.util.Map<?, ?> m ? m.get("status")
+            : null;
+        if ("paused".equals(status) || "postmigrate".equals(status)) {
           break;
         }
-        if (!status.contains("\"inmigrate\"")) {
+        if (!"inmigrate".equals(status)) {
           throw new IOException("QEMU did not resume from " + vmstate + " (status " + status + "); see " + log());
         }
         if (!process.isAlive()) {

@@ -20,13 +20,23 @@ import java.time.Duration;
  */
 final class Qmp implements Closeable {
   private final SocketChannel channel;
+  private final java.nio.channels.Selector selector;
   private final String path;
   private final ByteArrayOutputStream pending = new ByteArrayOutputStream();
   private final ByteBuffer in = ByteBuffer.allocate(64 << 10);
 
-  private Qmp(SocketChannel channel, String path) {
+  /** {@code channel}, connected, becomes non-blocking and is read through one selector for its life. */
+  private Qmp(SocketChannel channel, String path) throws IOException {
     this.channel = channel;
     this.path = path;
+    channel.configureBlocking(false);
+    this.selector = java.nio.channels.Selector.open();
+    channel.register(selector, java.nio.channels.SelectionKey.OP_READ);
+  }
+
+  /** QEMU's {@code exec:} migration address that runs {@code command} on {@code file} (single-quoted for sh). */
+  static String execUri(String command, Path file) {
+    return "exec:" + command + " '" + file.toString().replace("'", "'\\''") + "'";
   }
 
   /**
@@ -46,9 +56,14 @@ final class Qmp implements Closeable {
         try {
           ch.connect(UnixDomainSocketAddress.of(socket));
           Qmp q = new Qmp(ch, socket.toString());
-          q.readMessage(Math.max(1, (end - System.nanoTime()) / 1_000_000)); // greeting
-          q.execute("qmp_capabilities", null, Duration.ofSeconds(10));
-          return q;
+          try {
+            q.readMessage(Math.max(1, (end - System.nanoTime()) / 1_000_000)); // greeting
+            q.execute("qmp_capabilities", null, Duration.ofSeconds(10));
+            return q;
+          } catch (IOException e) {
+            q.close();
+            throw e;
+          }
         } catch (IOException e) {
           ch.close();
           last = e;
@@ -61,12 +76,12 @@ final class Qmp implements Closeable {
   }
 
   /**
-   * Runs {@code command} with {@code argumentsJson} (a JSON object, or null) and returns QEMU's whole
-   * answer (a JSON object with {@code "return"}).
+   * Runs {@code command} with {@code argumentsJson} (a JSON object, or null) and returns the value of QEMU's
+   * {@code "return"} (parsed as {@link Json#parse} does: a Map, List, String, Double, Boolean or null).
    *
    * @throws IOException QEMU answered with an error (its class and description), or no answer in time
    */
-  public String execute(String command, String argumentsJson, Duration deadline) throws IOException {
+  public Object execute(String command, String argumentsJson, Duration deadline) throws IOException {
     String msg = "{\"execute\": \"" + command + "\"" + (argumentsJson != null ? ", \"arguments\": " + argumentsJson : "")
         + "}\n";
     ByteBuffer out = ByteBuffer.wrap(msg.getBytes(StandardCharsets.UTF_8));
@@ -86,7 +101,7 @@ final class Qmp implements Closeable {
         throw new IOException("unexpected QMP reply to " + command + ": " + reply);
       }
       if (m.containsKey("return")) {
-        return reply;
+        return m.get("return");
       }
       if (m.get("error") instanceof java.util.Map<?, ?> e) {
         throw new IOException("QEMU refused " + command + ": " + e.get("desc"));
@@ -98,42 +113,41 @@ final class Qmp implements Closeable {
   /** One line (QMP sends one JSON object per line), within {@code millis}. */
   private String readMessage(long millis) throws IOException {
     long end = System.nanoTime() + millis * 1_000_000L;
-    channel.configureBlocking(false);
-    try (java.nio.channels.Selector sel = java.nio.channels.Selector.open()) {
-      channel.register(sel, java.nio.channels.SelectionKey.OP_READ);
-      while (true) {
-        byte[] buf = pending.toByteArray();
-        for (int i = 0; i < buf.length; i++) {
-          if (buf[i] == '\n') {
-            String line = new String(buf, 0, i, StandardCharsets.UTF_8).strip();
-            pending.reset();
-            pending.write(buf, i + 1, buf.length - i - 1);
-            if (!line.isEmpty()) {
-              return line;
-            }
-            buf = pending.toByteArray();
-            i = -1;
+    while (true) {
+      byte[] buf = pending.toByteArray();
+      for (int i = 0; i < buf.length; i++) {
+        if (buf[i] == '\n') {
+          String line = new String(buf, 0, i, StandardCharsets.UTF_8).strip();
+          pending.reset();
+          pending.write(buf, i + 1, buf.length - i - 1);
+          if (!line.isEmpty()) {
+            return line;
           }
+          buf = pending.toByteArray();
+          i = -1;
         }
-        long left = (end - System.nanoTime()) / 1_000_000;
-        if (left <= 0) {
-          throw new IOException("no QMP answer on " + path + " in time");
-        }
-        sel.select(left);
-        in.clear();
-        int n = channel.read(in);
-        if (n < 0) {
-          throw new IOException("QEMU closed its QMP socket " + path);
-        }
-        pending.write(in.array(), 0, n);
       }
-    } finally {
-      channel.configureBlocking(true);
+      long left = (end - System.nanoTime()) / 1_000_000;
+      if (left <= 0) {
+        throw new IOException("no QMP answer on " + path + " in time");
+      }
+      selector.select(left);
+      selector.selectedKeys().clear();
+      in.clear();
+      int n = channel.read(in);
+      if (n < 0) {
+        throw new IOException("QEMU closed its QMP socket " + path);
+      }
+      pending.write(in.array(), 0, n);
     }
   }
 
   @Override
   public void close() throws IOException {
-    channel.close();
+    try {
+      selector.close();
+    } finally {
+      channel.close();
+    }
   }
 }

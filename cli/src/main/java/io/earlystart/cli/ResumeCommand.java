@@ -5,7 +5,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -35,44 +34,29 @@ final class ResumeCommand implements Callable<Integer> {
   @Parameters(index = "1..*", paramLabel = "QEMU_ARG", arity = "0..*", description = "Extra QEMU arguments (after --).")
   List<String> qemuArgs = new ArrayList<>();
 
-  @Option(names = "--kernel", required = true, paramLabel = "FILE", description = "The VM's kernel.")
-  Path kernel;
-
-  @Option(names = "--initrd", required = true, paramLabel = "FILE", description = "The VM's initrd.")
-  Path initrd;
-
-  @Option(names = "--port", paramLabel = "PORT", defaultValue = "0",
-      description = "Host port for the guest's service on 127.0.0.1 (default: a free one).")
-  int port;
+  @picocli.CommandLine.Mixin
+  QemuOptions qemu;
 
   @Option(names = "--run-dir", paramLabel = "DIR",
       description = "Where QEMU's QMP socket and logs go (default: a new directory under the system's temp dir).")
   Path runDir;
-
-  @Option(names = "--qemu", paramLabel = "PROGRAM", defaultValue = "qemu-system-x86_64",
-      description = "QEMU binary (default: ${DEFAULT-VALUE}).")
-  String qemu;
-
-  @Option(names = "--resume-timeout", paramLabel = "DURATION", defaultValue = "120s",
-      converter = DurationConverter.class, description = "Deadline for QEMU to resume (default: ${DEFAULT-VALUE}).")
-  Duration resumeTimeout;
 
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
     Path images = dir.toAbsolutePath().normalize();
     for (Path p : List.of(images.resolve("disk.img"), images.resolve("memory.img"), images.resolve("vmstate"),
-        images.resolve("vm.json"), kernel, initrd)) {
+        images.resolve("vm.json"), qemu.kernel, qemu.initrd)) {
       if (!Files.isReadable(p)) {
         throw new NoSuchFileException(p.toString(), null, "a VM's images, vmstate, vm.json, kernel or initrd not found");
       }
     }
     VmConfig vm = VmConfig.parse(Files.readString(images.resolve("vm.json"), StandardCharsets.UTF_8));
-    QemuVm.Check bootFiles = vm.checkBootFilesAsync(kernel, initrd); // while QEMU starts, before the guest runs
+    QemuVm.Check bootFiles = vm.checkBootFilesAsync(qemu.kernel, qemu.initrd); // while QEMU starts, before the guest runs
     Path run = (runDir != null ? Files.createDirectories(runDir) : Files.createTempDirectory("earlystart-resume"))
         .toAbsolutePath().normalize();
-    int hostPort = port != 0 ? port : QemuVm.freePort();
-    List<String> argv = vm.argv(qemu, kernel, initrd, images, false, hostPort, run);
+    int hostPort = qemu.hostPort();
+    List<String> argv = vm.argv(qemu.qemu, qemu.kernel, qemu.initrd, images, false, hostPort, run);
     argv.addAll(qemuArgs);
     CountDownLatch finished = new CountDownLatch(1);
     long t0 = System.nanoTime();
@@ -80,7 +64,7 @@ final class ResumeCommand implements Callable<Integer> {
     Thread hook = q.shutdownHook(finished);
     Runtime.getRuntime().addShutdownHook(hook);
     try {
-      q.resume(images.resolve("vmstate"), resumeTimeout, bootFiles);
+      q.resume(images.resolve("vmstate"), qemu.resumeTimeout, bootFiles);
       out.printf("resumed %s: QEMU start to running %s, guest port %d at 127.0.0.1:%d (QEMU pid %d; log %s)%n", images,
           Units.seconds(System.nanoTime() - t0), vm.guestPort, hostPort, q.process().pid(), q.log());
       out.flush();

@@ -64,7 +64,7 @@ final class VmConfig {
    *
    * @throws BaseMismatchException naming the file and both digests
    */
-  void checkBootFiles(java.nio.file.Path kernel, java.nio.file.Path initrd) throws java.io.IOException {
+  private void checkBootFiles(java.nio.file.Path kernel, java.nio.file.Path initrd) throws java.io.IOException {
     check("kernel", kernel, kernelSha256);
     check("initrd", initrd, initrdSha256);
   }
