@@ -57,7 +57,11 @@ final class ExampleWorkload {
 
   /** An empty directory {@code name} inside the workload directory (emptied if it exists). */
   Path freshDir(String name) throws IOException {
-    Path p = dir.resolve(name);
+    return freshDir(dir.resolve(name));
+  }
+
+  /** {@code p} as an empty directory (emptied if it exists). */
+  static Path freshDir(Path p) throws IOException {
     deleteRecursively(p);
     return Files.createDirectories(p);
   }

@@ -93,6 +93,11 @@ final class FetcherRig {
 
   /** The real server on 127.0.0.1 (free port), shaped as {@code link}. */
   OverlayServer serve(Link link) throws IOException {
+    return serve(dir, link);
+  }
+
+  /** The real server for the overlays in {@code dir} on 127.0.0.1 (free port), shaped as {@code link}. */
+  static OverlayServer serve(Path dir, Link link) throws IOException {
     return OverlayServer.start(ServerOptions.of(dir).withBind("127.0.0.1", 0).withRate(link.bytesPerSecond())
         .withDelay(link.delay()));
   }

@@ -185,7 +185,7 @@ public class FirstResponseBenchmark {
       overlay = served.resolve(EarlystartRuns.OVERLAY);
       if (!Files.isRegularFile(overlay) || Files.getLastModifiedTime(overlay).compareTo(
           Files.getLastModifiedTime(FirstResponseWorkload.traceFile(dir))) < 0) {
-        FirstResponseWorkload.freshDir(served);
+        ExampleWorkload.freshDir(served);
         var r = OverlayReorderer.reorder(dir.resolve("served").resolve(EarlystartRuns.OVERLAY),
             TraceOrder.of(List.of(trace)), overlay, CreateOptions.DEFAULT_SEGMENT_SIZE, CreateOptions.DEFAULT_LEVEL,
             Runtime.getRuntime().availableProcessors());
@@ -200,8 +200,8 @@ public class FirstResponseBenchmark {
       throw new IllegalArgumentException("unknown order " + order + ": " + ORDER_OFFSET + " or " + ORDER_TRACE);
     }
     replay = FirstResponseReplay.of(trace);
-    ExampleWorkload.log(replay.describe(header, manifest, overlayBytes, shaped.bytesPerSecond()));
     FirstResponseReplay.Needed needed = replay.needed(header, manifest);
+    ExampleWorkload.log(replay.describe(needed, manifest, overlayBytes, shaped.bytesPerSecond()));
     headBytes = needed.headBytes() + needed.attachmentBytes();
     neededSeconds = shaped.bytesPerSecond() > 0 ? needed.total() / (double) shaped.bytesPerSecond() : 0;
     samplesFile = dir.resolve("samples-" + mode + "-" + order + "-" + fuseOptions.replace(',', '+').replace("=", "")
@@ -236,7 +236,7 @@ public class FirstResponseBenchmark {
       }
     }
     ExampleWorkload.log("creating the served overlay " + overlay);
-    FirstResponseWorkload.freshDir(served);
+    ExampleWorkload.freshDir(served);
     EarlystartRuns.ensureBaseIndex(work);
     EarlystartRuns.createWithCli(work, served);
     return OverlayFile.open(overlay);
@@ -246,7 +246,7 @@ public class FirstResponseBenchmark {
   public void clean(IterationParams iteration) throws IOException, InterruptedException {
     warmup = iteration.getType() == IterationType.WARMUP;
     Mounts.cleanStale(mnt);
-    FirstResponseWorkload.freshDir(cacheDir);
+    ExampleWorkload.freshDir(cacheDir);
     ExampleWorkload.deleteRecursively(synthDir);
     EarlystartRuns.syncAll();
     stats = null;

@@ -116,10 +116,6 @@ final class FirstResponseReplay {
     return runImage.length;
   }
 
-  int chunks(Image image) {
-    return chunks[image.ordinal()];
-  }
-
   long bytes() {
     return (long) (chunks[0] + chunks[1]) * CS;
   }
@@ -137,26 +133,42 @@ final class FirstResponseReplay {
     int base = 0;
     BitSet segs = new BitSet();
     for (int[] t : order) {
-      ChunkTable table = m.table(Image.values()[t[0]]);
-      int e = table.find(t[1]);
-      if (e < 0) {
+      ChunkKind k = markNeeded(m, Image.values()[t[0]], t[1], segs);
+      if (k == null) {
         base++;
-        continue;
-      }
-      ChunkKind k = table.kind(e);
-      byKind[k.ordinal()]++;
-      if (k.hasPayload()) {
-        segs.set(m.segmentOf(table.arg(e)).index());
+      } else {
+        byKind[k.ordinal()]++;
       }
     }
-    long segBytes = segs.stream().mapToLong(i -> m.segments().get(i).length()).sum();
+    long segBytes = segmentBytes(m, segs);
     long att = m.attachments().stream().mapToLong(Attachment::length).sum();
     return new Needed(h.dataStart(), att, segs.cardinality(), segBytes, byKind, base);
   }
 
+  /**
+   * Marks in {@code segs} the segment holding {@code chunk}'s payload, if it has one; returns the chunk's
+   * kind, or null when it is unchanged from the base.
+   */
+  static ChunkKind markNeeded(Manifest m, Image image, int chunk, BitSet segs) {
+    ChunkTable table = m.table(image);
+    int e = table.find(chunk);
+    if (e < 0) {
+      return null;
+    }
+    ChunkKind k = table.kind(e);
+    if (k.hasPayload()) {
+      segs.set(m.segmentOf(table.arg(e)).index());
+    }
+    return k;
+  }
+
+  /** Stored bytes of the segments in {@code segs}. */
+  static long segmentBytes(Manifest m, BitSet segs) {
+    return segs.stream().mapToLong(i -> m.segments().get(i).length()).sum();
+  }
+
   /** One paragraph for the log: the trace up to the mark against the overlay and the link. */
-  String describe(OverlayHeader h, Manifest m, long overlayFileBytes, long bytesPerSecond) {
-    Needed n = needed(h, m);
+  String describe(Needed n, Manifest m, long overlayFileBytes, long bytesPerSecond) {
     StringBuilder kinds = new StringBuilder("unchanged " + n.base());
     for (ChunkKind k : ChunkKind.values()) {
       kinds.append(", ").append(k.name().toLowerCase(Locale.ROOT).replace('_', '-')).append(' ')

@@ -119,7 +119,7 @@ final class FirstResponseWorkload {
         100.0 * plan.firstFileBytes() / plan.appBytes(), plan.appBytes()));
     Path recording = file.resolveSibling(file.getFileName() + ".recording");
     Files.deleteIfExists(recording);
-    Path cache = freshDir(runDir.resolve("record-cache"));
+    Path cache = ExampleWorkload.freshDir(runDir.resolve("record-cache"));
     Path mnt = Files.createDirectories(runDir.resolve("record-mnt"));
     removeStaleMount(mnt);
     FirstTouchTrace trace = new FirstTouchTrace(recording);
@@ -273,10 +273,5 @@ final class FirstResponseWorkload {
       ExampleWorkload.log("a stale mount is left at " + mountPoint + " (killed run?): aborting and unmounting it");
       Mounts.cleanStale(mountPoint);
     }
-  }
-
-  static Path freshDir(Path p) throws IOException {
-    ExampleWorkload.deleteRecursively(p);
-    return Files.createDirectories(p);
   }
 }

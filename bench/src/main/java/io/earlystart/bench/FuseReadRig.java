@@ -41,8 +41,6 @@ final class FuseReadRig implements AutoCloseable {
   final String path;
   /** What the benchmark reads. */
   final Path file;
-  /** The customised image {@link #file} must equal. */
-  final Path original;
   private final Path mountPoint;
   /** Files opened through {@link #file}: closed before the unmount, which they would block. */
   private final List<AutoCloseable> opened = new ArrayList<>();
@@ -51,10 +49,9 @@ final class FuseReadRig implements AutoCloseable {
   private Thread hook;
   private boolean closed;
 
-  private FuseReadRig(String path, Path file, Path original, Path mountPoint) {
+  private FuseReadRig(String path, Path file, Path mountPoint) {
     this.path = path;
     this.file = file;
-    this.original = original;
     this.mountPoint = mountPoint;
   }
 
@@ -77,12 +74,12 @@ final class FuseReadRig implements AutoCloseable {
     List<Path> backing = new ArrayList<>(List.of(original));
     if (path.equals(DIRECT)) {
       warm(backing);
-      return new FuseReadRig(path, original, original, null);
+      return new FuseReadRig(path, original, null);
     }
     Path root = ExampleWorkload.root();
     Path mnt = Files.createDirectories(root.resolve(path.equals(EARLYSTART) ? "fuseread-earlystart" : "fuseread-bindfs"));
     Mounts.cleanStale(mnt);
-    FuseReadRig rig = new FuseReadRig(path, mnt.resolve(image), original, mnt);
+    FuseReadRig rig = new FuseReadRig(path, mnt.resolve(image), mnt);
     try {
       if (path.equals(EARLYSTART)) {
         Path overlay = prepareOverlay(work);

@@ -2,9 +2,7 @@ package io.earlystart.bench;
 
 import io.earlystart.cli.example.ExampleImages;
 import io.earlystart.fetcher.server.OverlayServer;
-import io.earlystart.fetcher.server.ServerOptions;
 import io.earlystart.ordering.Trace;
-import io.earlystart.overlay.ChunkTable;
 import io.earlystart.overlay.Image;
 import io.earlystart.overlay.Manifest;
 import io.earlystart.overlay.OverlayFile;
@@ -78,8 +76,7 @@ import org.openjdk.jmh.annotations.Warmup;
 public class VmFirstResponseBenchmark {
   static final String LOCAL = "local";
   static final String SYNTHESIZE = "synthesize";
-  private static final long RATE_BYTES_PER_SECOND = 38_000_000 / 8;
-  private static final Duration ONE_WAY_DELAY = Duration.ofMillis(10);
+  private static final FetcherRig.Link LINK = FetcherRig.Link.parse("38mbit:10ms");
   private static final Duration DEADLINE = Duration.ofSeconds(180);
 
   @Param({LOCAL, SYNTHESIZE, "early-offset", "early-access", "early-offset-2m", "early-access-2m"})
@@ -119,9 +116,10 @@ public class VmFirstResponseBenchmark {
     VmRig.logSizes(vm, offset, work.resolve("xdelta-xz"));
     boolean big = mode.endsWith("-2m");
     overlayName = mode.startsWith("early-access") ? ensureAccessOrder(offset, big ? "2m" : "4k") : "offset.overlay";
-    manifest = OverlayFile.open(served.resolve(overlayName)).manifest();
-    server = OverlayServer.start(ServerOptions.of(served).withBind("127.0.0.1", 0).withRate(RATE_BYTES_PER_SECOND)
-        .withDelay(ONE_WAY_DELAY));
+    try (OverlayFile f = OverlayFile.open(served.resolve(overlayName))) {
+      manifest = f.manifest();
+    }
+    server = FetcherRig.serve(served, LINK);
     ExampleWorkload.log("vm-first-response " + mode + ": serving " + overlayName + " (" + Files.size(
         served.resolve(overlayName)) + " bytes) at 38 Mbit/s, 20 ms RTT");
   }
@@ -132,7 +130,7 @@ public class VmFirstResponseBenchmark {
     if (Files.isRegularFile(served.resolve(name))) {
       return name;
     }
-    Path rec = fresh(work.resolve("record-" + faults));
+    Path rec = ExampleWorkload.freshDir(work.resolve("record-" + faults));
     Path trace = rec.resolve("startup.trace");
     Child c = launch(offset.toString(), rec.resolve("cache"), faults, trace);
     try {
@@ -150,8 +148,8 @@ public class VmFirstResponseBenchmark {
 
   @Setup(Level.Iteration)
   public void sample() throws IOException, InterruptedException {
-    sample = fresh(work.resolve("sample"));
-    ExternalTool.run(ExternalTool.Step.of(null, "sync"));
+    sample = ExampleWorkload.freshDir(work.resolve("sample"));
+    EarlystartRuns.syncAll();
     Thread.sleep(500); // nothing of the last sample still on the link or in writeback
   }
 
@@ -193,7 +191,7 @@ public class VmFirstResponseBenchmark {
     }
     if (mode.startsWith("early") && answeredAt != null) {
       long needed = neededBytes(Trace.read(sample.resolve("replay.trace")), answeredAt);
-      double bound = (double) needed / RATE_BYTES_PER_SECOND + 4 * ONE_WAY_DELAY.toNanos() / 1e9;
+      double bound = (double) needed / LINK.bytesPerSecond() + 2 * LINK.rttSeconds();
       ExampleWorkload.log(String.format(Locale.ROOT, "vm-first-response %s: %.2f s, fetched %d bytes by the answer, "
           + "%d demands; needed %d bytes (segments read before the answer) -> needed/rate + 2 RTT = %.2f s",
           mode, seconds, fetched, demands, needed, bound));
@@ -218,20 +216,11 @@ public class VmFirstResponseBenchmark {
     long endNanos = Duration.between(t.start(), end).toNanos();
     BitSet segments = new BitSet();
     for (int i = 0; i < t.size(); i++) {
-      if (t.nanos(i) > endNanos) {
-        continue;
-      }
-      ChunkTable table = manifest.table(t.image(i));
-      int e = table.find(t.chunk(i));
-      if (e >= 0 && table.kind(e).hasPayload()) {
-        segments.set(manifest.segmentOf(table.arg(e)).index());
+      if (t.nanos(i) <= endNanos) {
+        FirstResponseReplay.markNeeded(manifest, t.image(i), t.chunk(i), segments);
       }
     }
-    long sum = 0;
-    for (int s = segments.nextSetBit(0); s >= 0; s = segments.nextSetBit(s + 1)) {
-      sum += manifest.segments().get(s).length();
-    }
-    return sum;
+    return FirstResponseReplay.segmentBytes(manifest, segments);
   }
 
   private static long number(String json, String key) {
@@ -243,18 +232,15 @@ public class VmFirstResponseBenchmark {
   }
 
   private Child launch(String source, Path cache, String faults, Path traceOut) throws IOException {
-    int port = VmRig.freePort();
     return Child.start(command("launch", "--base-disk", vm.resolve("base/disk.img").toString(), "--base-memory",
         vm.resolve("base/memory.img").toString(), "--source", source, "--cache-dir", cache.toString(), "--kernel",
-        vm.resolve("kernel/vmlinuz").toString(), "--initrd", vm.resolve("initramfs.cpio.gz").toString(), "--port",
-        Integer.toString(port), "--ram-faults", faults, "--trace-out", traceOut.toString()), port);
+        vm.resolve("kernel/vmlinuz").toString(), "--initrd", vm.resolve("initramfs.cpio.gz").toString(),
+        "--ram-faults", faults, "--trace-out", traceOut.toString()));
   }
 
   private Child resume(Path images) throws IOException {
-    int port = VmRig.freePort();
     return Child.start(command("resume", images.toString(), "--kernel", vm.resolve("kernel/vmlinuz").toString(),
-        "--initrd", vm.resolve("initramfs.cpio.gz").toString(), "--port", Integer.toString(port), "--", "-snapshot"),
-        port);
+        "--initrd", vm.resolve("initramfs.cpio.gz").toString(), "--", "-snapshot"));
   }
 
   /** The command a user runs: {@code bin/earlystart} of the tree (cli/target/classes and lib). */
@@ -295,11 +281,6 @@ public class VmFirstResponseBenchmark {
     throw new IOException("no answer from the VM within " + deadline.toSeconds() + " s", last);
   }
 
-  private static Path fresh(Path dir) throws IOException {
-    ExampleImages.deleteRecursively(dir);
-    return Files.createDirectories(dir);
-  }
-
   static Path projectRoot() {
     try {
       Path p = Path.of(VmFirstResponseBenchmark.class.getProtectionDomain().getCodeSource().getLocation().toURI())
@@ -319,14 +300,15 @@ public class VmFirstResponseBenchmark {
 
   /** A CLI child process whose output is drained into a queue (so it never blocks on a full pipe). */
   static final class Child {
+    private static final Pattern PORT = Pattern.compile(" at 127\\.0\\.0\\.1:(\\d+) ");
     final Process process;
-    final int port;
+    /** The host port of the guest's service, from the command's {@code resumed} line. */
+    int port;
     private final LinkedBlockingQueue<String> lines = new LinkedBlockingQueue<>();
     private final StringBuilder log = new StringBuilder();
 
-    private Child(Process process, int port) {
+    private Child(Process process) {
       this.process = process;
-      this.port = port;
       Thread t = new Thread(() -> {
         try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
             StandardCharsets.UTF_8))) {
@@ -342,8 +324,8 @@ public class VmFirstResponseBenchmark {
       t.start();
     }
 
-    static Child start(List<String> cmd, int port) throws IOException {
-      return new Child(new ProcessBuilder(cmd).redirectErrorStream(true).start(), port);
+    static Child start(List<String> cmd) throws IOException {
+      return new Child(new ProcessBuilder(cmd).redirectErrorStream(true).start());
     }
 
     void awaitResumed(Duration deadline) throws IOException, InterruptedException {
@@ -357,6 +339,12 @@ public class VmFirstResponseBenchmark {
         }
         log.append(l).append('\n');
         if (l.startsWith("resumed ")) {
+          Matcher m = PORT.matcher(l);
+          if (!m.find()) {
+            stop();
+            throw new IOException("no host port in: " + l);
+          }
+          port = Integer.parseInt(m.group(1));
           return;
         }
       }

@@ -70,10 +70,4 @@ final class VmRig {
         + "(%s) -> earlystart/xdelta3+xz = %.3f; images %d bytes", ours, peer, parts.toString().strip(),
         (double) ours / peer, images));
   }
-
-  static int freePort() throws IOException {
-    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
-  }
 }
