@@ -459,12 +459,17 @@ public final class SegmentScheduler implements Closeable {
     }
   }
 
-  /** Closes {@code s} on the closer thread (see {@link #closer}); inline once the scheduler is closed. */
+  /**
+   * Closes {@code s} on the closer thread (see {@link #closer}), or on a thread of its own once the
+   * closer is shut down: never on the caller's thread, which may hold {@link #lock}.
+   */
   private void closeLater(SegmentSource.Session s) {
     try {
       closer.execute(s::close);
     } catch (java.util.concurrent.RejectedExecutionException e) {
-      s.close();
+      Thread t = new Thread(s::close, "earlystart-session-close");
+      t.setDaemon(true);
+      t.start();
     }
   }
 

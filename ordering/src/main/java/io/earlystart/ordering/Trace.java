@@ -68,10 +68,6 @@ public final class Trace {
   }
 
   /** Wall-clock time at which the trace started, in nanoseconds since the epoch. */
-  public long startEpochNanos() {
-    return startEpochNanos;
-  }
-
   public Instant start() {
     return Instant.ofEpochSecond(0, startEpochNanos);
   }

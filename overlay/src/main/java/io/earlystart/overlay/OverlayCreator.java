@@ -91,7 +91,15 @@ public final class OverlayCreator {
         try (FileChannel out = FileChannel.open(data, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
           long offset = writeAttachments(o, out, attachments);
           AtomicLong encoded = ticker.start("compress", plan.payloadCount);
-          payloadBytes = writeSegments(o, plan, customs, bases, pool, out, offset, segments, deltas, encoded);
+          SegmentEncoder encoder = new SegmentEncoder(plan, customs, bases, o.level());
+          PayloadPlan p = plan;
+          payloadBytes = writeSegments(plan.payloadCount, i -> p.length(customs, i), o.segmentSize(), o.threads(),
+              pool, encoder::encode, out, offset, segments, e -> {
+                for (int i = e.deltas().nextSetBit(0); i >= 0; i = e.deltas().nextSetBit(i + 1)) {
+                  deltas.set(e.first() + i);
+                }
+                encoded.addAndGet(e.count());
+              });
         } catch (OutputException e) {
           throw e.named(o.output());
         }
@@ -100,21 +108,10 @@ public final class OverlayCreator {
         Manifest manifest = new Manifest(CS, new BaseRef[] {index[0].ref(), index[1].ref()},
             new long[] {customs[0].size(), customs[1].size()}, tables(plan, deltas), plan.payloadCount,
             attachments, segments);
-        byte[] raw = ManifestCodec.encode(manifest);
-        byte[] stored = ManifestCodec.compress(raw);
-        byte[] id = Sha256.of(stored);
-        OverlayHeader header = new OverlayHeader(OverlayHeader.CURRENT_VERSION, stored.length, raw.length, id);
-        long total;
-        try {
-          total = assemble(whole, header, stored, data);
-        } catch (OutputException e) {
-          throw e.named(o.output());
-        }
-        Files.move(whole, o.output(), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Finished done = finish(manifest, data, whole, o.output());
         long[][] counts = {manifest.table(Image.DISK).countByKind(), manifest.table(Image.MEMORY).countByKind()};
-        return new CreateSummary(Hex.of(id), counts, plan.payloadCount, plan.duplicateChunks, segments.size(),
-            payloadBytes, total, input, stored.length, System.nanoTime() - started,
+        return new CreateSummary(done.id(), counts, plan.payloadCount, plan.duplicateChunks, segments.size(),
+            payloadBytes, done.total(), input, done.manifestBytes(), System.nanoTime() - started,
             index[0].fromCache() && index[1].fromCache());
       } finally {
         Files.deleteIfExists(data);
@@ -138,6 +135,29 @@ public final class OverlayCreator {
     ImageFile f = ImageFile.open(p, role);
     open.add(f);
     return f;
+  }
+
+  /** What {@link #finish} made: the overlay's id, its stored manifest's size and the file's size. */
+  record Finished(String id, int manifestBytes, long total) {}
+
+  /**
+   * Writes header + stored manifest + {@code data} (attachments and segments) into {@code whole} and
+   * renames it to {@code output}: the last step of create and reorder.
+   */
+  static Finished finish(Manifest manifest, Path data, Path whole, Path output) throws IOException {
+    byte[] raw = ManifestCodec.encode(manifest);
+    byte[] stored = ManifestCodec.compress(raw);
+    byte[] id = Sha256.of(stored);
+    OverlayHeader header = new OverlayHeader(OverlayHeader.CURRENT_VERSION, stored.length, raw.length, id);
+    long total;
+    try {
+      total = assemble(whole, header, stored, data);
+    } catch (OutputException e) {
+      throw e.named(output);
+    }
+    Files.move(whole, output, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    return new Finished(Hex.of(id), stored.length, total);
   }
 
   static Path temp(Path output, String what) {
@@ -168,36 +188,45 @@ public final class OverlayCreator {
     return offset;
   }
 
-  /** Compresses segments on the pool, at most 2 per thread in flight, and appends them in order. */
-  private static long writeSegments(CreateOptions o, PayloadPlan plan, ImageFile[] customs, ImageFile[] bases,
-      ExecutorService pool, FileChannel out, long offset, List<Segment> into, BitSet deltas, AtomicLong progress)
-      throws IOException, InterruptedException {
-    SegmentEncoder encoder = new SegmentEncoder(plan, customs, bases, o.level());
+  /** Encodes payloads {@code [first, first + count)} into one segment (runs on a pool thread). */
+  @FunctionalInterface
+  interface SegmentTask {
+    SegmentEncoder.Encoded encode(int first, int count) throws IOException;
+  }
+
+  /**
+   * Cuts payloads {@code 0..payloads-1} (in that order) into segments of about {@code segmentSize} chunk
+   * bytes ({@code length} of each), encodes them with {@code task} on the pool, at most 2 per thread in
+   * flight, and appends them to {@code out} in order; {@code done} sees each one on this thread.
+   *
+   * @return the chunk bytes of all payloads
+   */
+  static long writeSegments(int payloads, java.util.function.IntToLongFunction length, int segmentSize, int threads,
+      ExecutorService pool, SegmentTask task, FileChannel out, long offset, List<Segment> into,
+      java.util.function.Consumer<SegmentEncoder.Encoded> done) throws IOException, InterruptedException {
     ArrayDeque<Future<SegmentEncoder.Encoded>> window = new ArrayDeque<>();
     long payloadBytes = 0;
     int first = 0;
-    while (first < plan.payloadCount || !window.isEmpty()) {
-      while (first < plan.payloadCount && window.size() < 2 * o.threads() + 1) {
+    while (first < payloads || !window.isEmpty()) {
+      while (first < payloads && window.size() < 2 * threads + 1) {
         int count = 0;
         long bytes = 0;
-        while (first + count < plan.payloadCount && bytes < o.segmentSize()) {
-          bytes += plan.length(customs, first + count);
+        while (first + count < payloads && bytes < segmentSize) {
+          bytes += length.applyAsLong(first + count);
           count++;
         }
         int f = first;
         int c = count;
-        window.add(pool.submit(() -> encoder.encode(f, c)));
+        window.add(pool.submit(() -> task.encode(f, c)));
         first += count;
         payloadBytes += bytes;
       }
       SegmentEncoder.Encoded e = Futures.get(window.poll());
       writeFully(out, e.frame());
+      // offsets are relative to the data area, which starts with the attachments
       into.add(new Segment(into.size(), offset, e.frame().length, e.rawLength(), e.first(), e.count(), e.sha256()));
       offset += e.frame().length;
-      for (int i = e.deltas().nextSetBit(0); i >= 0; i = e.deltas().nextSetBit(i + 1)) {
-        deltas.set(e.first() + i);
-      }
-      progress.addAndGet(e.count());
+      done.accept(e);
     }
     return payloadBytes;
   }

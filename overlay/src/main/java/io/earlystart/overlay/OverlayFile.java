@@ -101,10 +101,15 @@ public final class OverlayFile implements OverlayReader {
     return got == b.length ? b : Arrays.copyOf(b, got);
   }
 
+  /** The stored (compressed) bytes of {@code a} as they are in the file, verified against the manifest. */
+  public byte[] readAttachmentFrame(Attachment a) throws IOException {
+    return readVerified(a.offset(), a.length(), a.sha256(), "attachment " + a.name());
+  }
+
   /** The decompressed bytes of {@code a}, verified against the manifest. */
   @Override
   public byte[] readAttachment(Attachment a) throws IOException {
-    byte[] frame = readVerified(a.offset(), a.length(), a.sha256(), "attachment " + a.name());
+    byte[] frame = readAttachmentFrame(a);
     try {
       byte[] raw = Zstd.decompress(frame, a.rawLength());
       if (raw.length != a.rawLength()) {

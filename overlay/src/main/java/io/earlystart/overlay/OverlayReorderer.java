@@ -1,6 +1,5 @@
 package io.earlystart.overlay;
 
-import com.github.luben.zstd.Zstd;
 import com.github.luben.zstd.ZstdCompressCtx;
 import com.github.luben.zstd.ZstdDecompressCtx;
 import java.io.IOException;
@@ -8,12 +7,10 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 
 /**
  * {@code earlystart reorder}: puts an existing overlay's stream in a new {@link AccessOrder} without
@@ -58,11 +55,10 @@ public final class OverlayReorderer {
         List<Segment> segments = new ArrayList<>();
         try (FileChannel out = FileChannel.open(data, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
           long offset = 0;
-          for (Attachment a : m.attachments()) {
-            byte[] frame = Zstd.compress(in.readAttachment(a), level);
-            OverlayCreator.writeFully(out, frame);
-            attachments.add(new Attachment(a.name(), offset, frame.length, a.rawLength(), Sha256.of(frame)));
-            offset += frame.length;
+          for (Attachment a : m.attachments()) { // the stored frames as they are: only their offsets change
+            OverlayCreator.writeFully(out, in.readAttachmentFrame(a));
+            attachments.add(new Attachment(a.name(), offset, a.length(), a.rawLength(), a.sha256()));
+            offset += a.length();
           }
           writeSegments(payloads, chunkLengths(m), oldOf, segmentSize, level, threads, out, offset, segments);
         } catch (OverlayCreator.OutputException e) {
@@ -70,19 +66,8 @@ public final class OverlayReorderer {
         }
         Manifest reordered = new Manifest(m.chunkSize(), m.bases(), m.imageSizes(), renumber(m, newId),
             m.payloadCount(), attachments, segments);
-        byte[] raw = ManifestCodec.encode(reordered);
-        byte[] stored = ManifestCodec.compress(raw);
-        byte[] id = Sha256.of(stored);
-        OverlayHeader header = new OverlayHeader(OverlayHeader.CURRENT_VERSION, stored.length, raw.length, id);
-        long total;
-        try {
-          total = OverlayCreator.assemble(whole, header, stored, data);
-        } catch (OverlayCreator.OutputException e) {
-          throw e.named(output);
-        }
-        Files.move(whole, output, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        return new Summary(in.id(), Hex.of(id), m.payloadCount(), touched, segments.size(), total,
+        OverlayCreator.Finished done = OverlayCreator.finish(reordered, data, whole, output);
+        return new Summary(in.id(), done.id(), m.payloadCount(), touched, segments.size(), done.total(),
             System.nanoTime() - started);
       } finally {
         Files.deleteIfExists(data);
@@ -107,49 +92,29 @@ public final class OverlayReorderer {
 
   /** Cuts the payloads, in new-id order, into segments and compresses them on {@code threads} threads. */
   private static void writeSegments(byte[][] payloads, int[] chunkLength, int[] oldOf, int segmentSize, int level,
-      int threads,
-      FileChannel out, long offset, List<Segment> into) throws IOException, InterruptedException {
+      int threads, FileChannel out, long offset, List<Segment> into) throws IOException, InterruptedException {
     ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
       Thread t = new Thread(r, "earlystart-reorder");
       t.setDaemon(true);
       return t;
     });
     try {
-      record Cut(int first, int count, byte[] frame, int rawLength) {}
-      ArrayDeque<Future<Cut>> window = new ArrayDeque<>();
-      int first = 0;
-      long pos = offset;
-      while (first < oldOf.length || !window.isEmpty()) {
-        while (first < oldOf.length && window.size() < 2 * threads + 1) {
-          int count = 0;
-          long bytes = 0;
-          while (first + count < oldOf.length && bytes < segmentSize) {
-            bytes += chunkLength[oldOf[first + count]]; // chunk bytes, as create cuts
-            count++;
-          }
-          int f = first;
-          int c = count;
-          window.add(pool.submit(() -> {
-            SegmentCodec.Builder body = new SegmentCodec.Builder((int) Math.min(Integer.MAX_VALUE - 64, segmentSize * 2L));
-            for (int i = 0; i < c; i++) {
-              byte[] p = payloads[oldOf[f + i]];
+      OverlayCreator.writeSegments(oldOf.length, p -> chunkLength[oldOf[p]], segmentSize, threads, pool,
+          (first, count) -> {
+            SegmentCodec.Builder body = new SegmentCodec.Builder((int) Math.min(Integer.MAX_VALUE - 64,
+                segmentSize * 2L));
+            for (int i = 0; i < count; i++) {
+              byte[] p = payloads[oldOf[first + i]];
               body.add(p, 0, p.length);
             }
             byte[] raw = body.body();
             try (ZstdCompressCtx ctx = new ZstdCompressCtx()) {
               ctx.setLevel(level).setChecksum(false).setContentSize(true);
-              return new Cut(f, c, SegmentCodec.compress(ctx, raw), raw.length);
+              byte[] frame = SegmentCodec.compress(ctx, raw);
+              return new SegmentEncoder.Encoded(first, count, frame, raw.length, Sha256.of(frame),
+                  new java.util.BitSet());
             }
-          }));
-          first += count;
-        }
-        Cut cut = Futures.get(window.poll());
-        OverlayCreator.writeFully(out, cut.frame());
-        // offsets are relative to the data area, which starts with the attachments
-        into.add(new Segment(into.size(), pos, cut.frame().length, cut.rawLength(), cut.first(), cut.count(),
-            Sha256.of(cut.frame())));
-        pos += cut.frame().length;
-      }
+          }, out, offset, into, e -> { });
     } finally {
       pool.shutdownNow();
     }
