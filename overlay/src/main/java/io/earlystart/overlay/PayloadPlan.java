@@ -117,17 +117,13 @@ final class PayloadPlan {
 
   /** New id of each payload: see {@link #reordered}. */
   private static int[] streamOrder(int count, ChangeScanner.Changes[] changes, int[][] payloadOf, AccessOrder order) {
-    long[] key = new long[count];
-    java.util.Arrays.fill(key, Long.MAX_VALUE);
+    long[] key = StreamOrder.untouched(count);
     for (ChangeScanner.Changes ch : changes) {
       int image = ch.image().ordinal();
       for (int i = 0; i < ch.size(); i++) {
         int p = payloadOf[image][i];
         if (p >= 0) {
-          long t = order.firstTouch(ch.image(), ch.chunks()[i]);
-          if (t >= 0 && t < key[p]) {
-            key[p] = t;
-          }
+          StreamOrder.touch(key, p, order.firstTouch(ch.image(), ch.chunks()[i]));
         }
       }
     }

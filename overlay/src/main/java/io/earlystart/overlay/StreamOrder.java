@@ -26,20 +26,29 @@ final class StreamOrder {
 
   /** The first-touch key of every payload of {@code m}: the earliest touch of any chunk that uses it. */
   static long[] keys(Manifest m, AccessOrder order) {
-    long[] key = new long[m.payloadCount()];
-    Arrays.fill(key, Long.MAX_VALUE);
+    long[] key = untouched(m.payloadCount());
     for (Image image : Image.values()) {
       ChunkTable t = m.table(image);
       for (int e = 0; e < t.size(); e++) {
         if (t.kind(e).hasPayload()) {
-          long touch = order.firstTouch(image, t.chunk(e));
-          int p = t.arg(e);
-          if (touch >= 0 && touch < key[p]) {
-            key[p] = touch;
-          }
+          touch(key, t.arg(e), order.firstTouch(image, t.chunk(e)));
         }
       }
     }
     return key;
+  }
+
+  /** Keys for {@code payloads} payloads, none touched yet. */
+  static long[] untouched(int payloads) {
+    long[] key = new long[payloads];
+    Arrays.fill(key, Long.MAX_VALUE);
+    return key;
+  }
+
+  /** Keeps {@code t} as payload {@code p}'s key when it is a touch (not negative) earlier than its key. */
+  static void touch(long[] key, int p, long t) {
+    if (t >= 0 && t < key[p]) {
+      key[p] = t;
+    }
   }
 }
