@@ -3,7 +3,8 @@
 # link with 20 ms RTT. Builds the test VM (vm/build.sh WORKDIR/vm), makes its overlay, records the VM's
 # start-up once with `launch --trace-out` from the local overlay, reorders the overlay by it, then times
 # the app's first answer: early start (`earlystart launch` from `earlystart serve`) vs synthesize-then-
-# resume (`earlystart synthesize` from the same server, then QEMU on the result). Each answer is checked.
+# resume (`earlystart synthesize` from the same server, then `earlystart resume` of the result). Each answer
+# is checked.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -20,15 +21,8 @@ cleanup() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 }
 trap cleanup EXIT
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-answer() { # PORT: the app's answer, retried until it comes (60 s)
-  for _ in $(seq 600); do
-    if a=$(curl -s -m 30 "http://127.0.0.1:$1/cgi-bin/infer" 2>/dev/null) && [ -n "$a" ]; then echo "$a"; return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
+. "$here/lib.sh"
+answer() { vm_http "$1" /cgi-bin/infer 60; } # PORT: the app's answer, retried until it comes
 launch() { # SOURCE CACHE PORT LOG [extra...]: starts launch in the background, waits for "resumed"
   local source=$1 cache=$2 port=$3 log=$4; shift 4
   rm -rf "$cache"
@@ -37,13 +31,7 @@ launch() { # SOURCE CACHE PORT LOG [extra...]: starts launch in the background, 
     > "$log" 2>&1 &
   launched=$!
   pids+=("$launched")
-  for _ in $(seq 1200); do
-    grep -q '^resumed ' "$log" && return 0
-    kill -0 "$launched" 2>/dev/null || { cat "$log" >&2; return 1; }
-    sleep 0.05
-  done
-  cat "$log" >&2
-  return 1
+  vm_wait_resumed "$log" "$launched"
 }
 stop() { kill -TERM "$1"; wait "$1" 2>/dev/null || true; }
 
@@ -56,7 +44,7 @@ echo "== overlay of the customised VM against its base"
   --memory "$vm/app/memory.img" --vmstate "$vm/app/vmstate" --vm-config "$vm/app/vm.json" \
   -o "$work/offset/app.overlay"
 echo "== recording the VM's start-up (launch --trace-out, local overlay)"
-port=$(free_port)
+port=$(vm_free_port)
 launch "$work/offset/app.overlay" "$work/cache-record" "$port" "$work/record.log" --trace-out "$work/startup.trace"
 [ "$(answer "$port")" = "$expected" ] || { echo "wrong answer while recording" >&2; exit 1; }
 stop "$launched"
@@ -65,17 +53,16 @@ stop "$launched"
 serve_log="$work/serve.log"
 "$es" serve "$work/ordered" --port 0 --rate "$rate" --delay "$delay" > "$serve_log" 2>&1 &
 pids+=("$!")
-for _ in $(seq 100); do grep -q serving "$serve_log" && break; sleep 0.1; done
-sport=$(sed -n 's/.*on 127.0.0.1:\([0-9]*\).*/\1/p' "$serve_log")
+sport=$(vm_serve_port "$serve_log")
 [ -n "$sport" ] || { cat "$serve_log" >&2; exit 1; }
 source="es://127.0.0.1:$sport/app.overlay"
 size=$(stat -c %s "$work/ordered/app.overlay")
 
 echo "== early start: earlystart launch from $source ($rate, $delay each way)"
-port=$(free_port)
-t0=$(now_ms)
+port=$(vm_free_port)
+t0=$(vm_now_ms)
 launch "$source" "$work/cache-early" "$port" "$work/early.log"
-a=$(answer "$port"); t1=$(now_ms)
+a=$(answer "$port"); t1=$(vm_now_ms)
 [ "$a" = "$expected" ] || { echo "early start: wrong answer '$a'" >&2; exit 1; }
 fetched=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bytes"]["fetched"])' "$work/cache-early/mnt/status")
 stop "$launched"
@@ -83,19 +70,15 @@ early=$((t1 - t0))
 
 echo "== synthesize, then resume: earlystart synthesize from $source, then earlystart resume"
 rm -rf "$work/synth"
-t2=$(now_ms)
+t2=$(vm_now_ms)
 "$es" synthesize -q --base-disk "$vm/base/disk.img" --base-memory "$vm/base/memory.img" "$source" -o "$work/synth"
-port=$(free_port)
+port=$(vm_free_port)
 "$es" resume "$work/synth" --kernel "$vm/kernel/vmlinuz" --initrd "$vm/initramfs.cpio.gz" --port "$port" \
   > "$work/synth-resume.log" 2>&1 &
 resumed=$!
 pids+=("$resumed")
-for _ in $(seq 1200); do
-  grep -q '^resumed ' "$work/synth-resume.log" && break
-  kill -0 "$resumed" 2>/dev/null || { cat "$work/synth-resume.log" >&2; exit 1; }
-  sleep 0.05
-done
-a=$(answer "$port"); t3=$(now_ms)
+vm_wait_resumed "$work/synth-resume.log" "$resumed"
+a=$(answer "$port"); t3=$(vm_now_ms)
 [ "$a" = "$expected" ] || { echo "synthesize, then resume: wrong answer '$a'" >&2; exit 1; }
 stop "$resumed"
 synth=$((t3 - t2))

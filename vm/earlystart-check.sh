@@ -25,8 +25,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-for _ in $(seq 100); do grep -q serving "$work/serve.log" && break; sleep 0.1; done
-port=$(sed -n 's/.*on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/serve.log")
+. "$here/lib.sh"
+port=$(vm_serve_port "$work/serve.log")
 [ -n "$port" ] || { cat "$work/serve.log" >&2; exit 1; }
 t0=$(date +%s%N)
 "$es" mount --base-disk "$out/base/disk.img" --base-memory "$out/base/memory.img" \

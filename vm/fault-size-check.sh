@@ -8,17 +8,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 cd "$(dirname "$here")"
 [ $# -eq 1 ] || { echo "usage: vm/fault-size-check.sh WORKDIR (of vm/demo.sh)" >&2; exit 2; }
 W=$(cd "$1" && pwd); vm=$W/vm; es=bin/earlystart; expected=$(cat $vm/expected-answer.txt)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-answer() { for _ in $(seq 600); do if a=$(curl -s -m 30 "http://127.0.0.1:$1/cgi-bin/infer" 2>/dev/null) && [ -n "$a" ]; then echo "$a"; return 0; fi; sleep 0.1; done; return 1; }
+. "$here/lib.sh"
+answer() { vm_http "$1" /cgi-bin/infer 60; }
 run() { # SOURCE TAG extra...
   local src=$1 tag=$2; shift 2
   local port cache=$W/cache-f-$tag log=$W/launch-f-$tag.log
-  port=$(free_port); rm -rf $cache
+  port=$(vm_free_port); rm -rf $cache
   local t0=$(date +%s%N)
   $es launch --base-disk $vm/base/disk.img --base-memory $vm/base/memory.img --source "$src" --cache-dir $cache \
     --kernel $vm/kernel/vmlinuz --initrd $vm/initramfs.cpio.gz --port $port "$@" > $log 2>&1 &
   local lp=$!
-  for _ in $(seq 1200); do grep -q '^resumed ' $log && break; sleep 0.05; done
+  vm_wait_resumed $log $lp
   local a; a=$(answer $port); local t1=$(date +%s%N)
   [ "$a" = "$expected" ] || { echo "WRONG ANSWER $tag: $a"; cat $log; }
   local f; f=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bytes"]["fetched"])' $cache/mnt/status)
@@ -39,7 +39,7 @@ for d in offset ordered-big ordered-small; do
   servers+=("$!")
 done
 sleep 2
-p() { sed -n 's/.*on 127.0.0.1:\([0-9]*\).*/\1/p' $W/serve-$1.log; }
+p() { vm_serve_port $W/serve-$1.log; }
 for i in 1 2; do
   run es://127.0.0.1:$(p offset)/app.overlay "offset-2MiB-faults-$i" --ram-faults 2m
   run es://127.0.0.1:$(p offset)/app.overlay "offset-4KiB-faults-$i" "${SMALL[@]}"

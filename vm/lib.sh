@@ -141,6 +141,26 @@ vm_http() {
   done
 }
 
+# vm_wait_resumed LOG PID: waits (60 s) until `earlystart launch` or `resume` (PID, writing LOG) prints its
+# "resumed" line; if PID ends first or time runs out, prints LOG to stderr and returns 1.
+vm_wait_resumed() {
+  local log=$1 pid=$2 i
+  for i in $(seq 1200); do
+    grep -q '^resumed ' "$log" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  cat "$log" >&2
+  return 1
+}
+
+# vm_serve_port LOG: the port `earlystart serve` (writing LOG) says it serves on; waits up to 10 s.
+vm_serve_port() {
+  local log=$1 i
+  for i in $(seq 100); do grep -q serving "$log" 2>/dev/null && break; sleep 0.1; done
+  sed -n 's/.*on 127.0.0.1:\([0-9]*\).*/\1/p' "$log"
+}
+
 # vm_model_answer DISK: the answer the app's endpoint must give, computed on the host from the disk
 # image itself (debugfs reads the files without mounting).
 vm_model_answer() {
