@@ -99,16 +99,7 @@ final class FirstResponseDebugfs {
   }
 
   private static Path path() {
-    String path = System.getenv("PATH");
-    List<String> dirs = new ArrayList<>(path == null ? List.of() : List.of(path.split(File.pathSeparator)));
-    dirs.addAll(List.of("/usr/sbin", "/sbin"));
-    for (String d : dirs) {
-      Path p = Path.of(d.isEmpty() ? "." : d, "debugfs");
-      if (Files.isRegularFile(p) && Files.isExecutable(p)) {
-        return p;
-      }
-    }
-    throw new IllegalStateException(
-        "debugfs is not on PATH, /usr/sbin or /sbin; install it: apt-get install e2fsprogs");
+    return io.earlystart.cli.example.E2fsTools.find("debugfs").orElseThrow(() -> new IllegalStateException(
+        "debugfs is not on PATH, /usr/sbin or /sbin; install it: apt-get install e2fsprogs"));
   }
 }

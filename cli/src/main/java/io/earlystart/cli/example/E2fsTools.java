@@ -12,7 +12,7 @@ import java.util.Optional;
 import java.util.regex.Pattern;
 
 /** Locates and runs the e2fsprogs binaries (mke2fs, debugfs, dumpe2fs, e2fsck) deterministically. */
-final class E2fsTools {
+public final class E2fsTools {
 
   /** Every timestamp e2fsprogs writes (E2FSPROGS_FAKE_TIME) and every inode time we set. */
   static final long FAKE_TIME = 1_700_000_000L;
@@ -26,7 +26,7 @@ final class E2fsTools {
   }
 
   /** The executable {@code name} on PATH, /usr/sbin or /sbin. */
-  static Optional<Path> find(String name) {
+  public static Optional<Path> find(String name) {
     List<String> dirs = new ArrayList<>();
     String path = System.getenv("PATH");
     if (path != null) {
