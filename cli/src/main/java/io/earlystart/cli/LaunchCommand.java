@@ -117,8 +117,7 @@ final class LaunchCommand implements Callable<Integer> {
           failIfFetchingStopped(es); // the cause, when fetching stopped first (the same full disk)
           throw e;
         }
-        Thread hook = q.shutdownHook(finished);
-        Runtime.getRuntime().addShutdownHook(hook);
+        ShutdownHook hook = new ShutdownHook(q.shutdownHook(finished));
         QemuVm.Check fetching = () -> {
           failIfFetchingStopped(es);
           bootFiles.check();
@@ -138,11 +137,7 @@ final class LaunchCommand implements Callable<Integer> {
           out.flush();
         } finally {
           q.stop();
-          try {
-            Runtime.getRuntime().removeShutdownHook(hook);
-          } catch (IllegalStateException e) {
-            // shutting down: the hook is running
-          }
+          hook.close();
         }
       }
     } finally {

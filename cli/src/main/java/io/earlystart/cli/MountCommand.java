@@ -64,7 +64,7 @@ final class MountCommand implements Callable<Integer> {
     // since the JVM halts as soon as its hooks return
     java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
     java.util.concurrent.atomic.AtomicReference<Mounts> mounted = new java.util.concurrent.atomic.AtomicReference<>();
-    Thread hook = new Thread(() -> {
+    ShutdownHook hook = new ShutdownHook(new Thread(() -> {
       Mounts m = mounted.get();
       try {
         if (m != null) {
@@ -76,17 +76,12 @@ final class MountCommand implements Callable<Integer> {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
-    }, "earlystart-mount-shutdown");
-    Runtime.getRuntime().addShutdownHook(hook);
+    }, "earlystart-mount-shutdown"));
     try {
       serveUntilUnmounted(out, mounted);
     } finally {
       finished.countDown();
-      try {
-        Runtime.getRuntime().removeShutdownHook(hook);
-      } catch (IllegalStateException e) {
-        // shutting down: the hook is running
-      }
+      hook.close();
     }
     out.printf("unmounted %s%n", mountPoint);
     out.flush();

@@ -61,8 +61,7 @@ final class ResumeCommand implements Callable<Integer> {
     CountDownLatch finished = new CountDownLatch(1);
     long t0 = System.nanoTime();
     QemuVm q = QemuVm.start(argv, List.of(), run);
-    Thread hook = q.shutdownHook(finished);
-    Runtime.getRuntime().addShutdownHook(hook);
+    ShutdownHook hook = new ShutdownHook(q.shutdownHook(finished));
     try {
       q.resume(images.resolve("vmstate"), qemu.resumeTimeout, bootFiles);
       out.printf("resumed %s: QEMU start to running %s, guest port %d at 127.0.0.1:%d (QEMU pid %d; log %s)%n", images,
@@ -76,11 +75,7 @@ final class ResumeCommand implements Callable<Integer> {
       }
     } finally {
       q.stop();
-      try {
-        Runtime.getRuntime().removeShutdownHook(hook);
-      } catch (IllegalStateException e) {
-        // shutting down: the hook is running
-      }
+      hook.close();
       finished.countDown();
     }
     return 0;
