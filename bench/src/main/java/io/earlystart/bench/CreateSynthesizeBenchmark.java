@@ -44,6 +44,8 @@ import org.openjdk.jmh.infra.BenchmarkParams;
  *       file it writes, as the CLI does by default; the chain's tools do not fsync.
  *   <li>{@code synthesizeNoSync}: earlystart synthesize without the fsync ({@code --no-sync}), the
  *       same durability as the chain's.
+ *   <li>{@code baseCopyFloor}: what no synthesize on this file system can beat, both bases copied by
+ *       {@code cp}, with and without fsync ({@link Floor}).
  * </ul>
  *
  * <p>Defaults: one iteration in each of 3 forks, no warm-up, so every sample is the first run of the
@@ -228,6 +230,65 @@ public class CreateSynthesizeBenchmark {
     public void cleanUp() throws IOException {
       ExampleWorkload.deleteRecursively(work.dir.resolve("out-" + EARLYSTART + "-nosync"));
     }
+  }
+
+  /**
+   * The floor under any synthesize on a file system without reflinks: both base images copied into new
+   * sparse files by {@code cp} (one process per image, at the same time; the kernel copies, nothing is
+   * decoded), then, for {@code cp+fsync}, fsynced by {@code sync FILE}. A synthesize must write at least
+   * the unchanged base data (here most of the images), so no synthesize can take less than this.
+   */
+  @State(Scope.Benchmark)
+  public static class Floor {
+    @Param({"cp", "cp+fsync"})
+    public String floor;
+
+    @Param("256")
+    public int sizeMiB;
+
+    ExampleWorkload work;
+    Path out;
+
+    @Setup(Level.Trial)
+    public void setUpTrial() throws IOException, InterruptedException {
+      ExternalTool.require("cp", "coreutils");
+      if (!floor.equals("cp") && !floor.equals("cp+fsync")) {
+        throw new IllegalArgumentException("unknown floor " + floor + "; use cp or cp+fsync");
+      }
+      work = ExampleWorkload.prepare(sizeMiB);
+    }
+
+    @Setup(Level.Iteration)
+    public void emptyOutput() throws IOException, InterruptedException {
+      out = work.freshDir("out-floor");
+      EarlystartRuns.syncAll();
+    }
+
+    @TearDown(Level.Trial)
+    public void cleanUp() throws IOException {
+      ExampleWorkload.deleteRecursively(work.dir.resolve("out-floor"));
+    }
+
+    List<List<ExternalTool.Step>> pipelines() {
+      List<List<ExternalTool.Step>> all = new java.util.ArrayList<>();
+      for (Path base : List.of(work.files.baseDisk(), work.files.baseMemory())) {
+        Path copy = out.resolve(base.getFileName());
+        List<ExternalTool.Step> steps = new java.util.ArrayList<>();
+        steps.add(ExternalTool.Step.of(null, "cp", "--sparse=always", "--reflink=never", base.toString(),
+            copy.toString()));
+        if (floor.equals("cp+fsync")) {
+          steps.add(ExternalTool.Step.of(null, "sync", copy.toString()));
+        }
+        all.add(steps);
+      }
+      return all;
+    }
+  }
+
+  @Benchmark
+  public Object baseCopyFloor(Floor f) throws IOException, InterruptedException {
+    ExternalTool.runAll(f.pipelines(), true);
+    return f.out;
   }
 
   @Benchmark

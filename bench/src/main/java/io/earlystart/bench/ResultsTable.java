@@ -49,6 +49,7 @@ public final class ResultsTable {
     Map<String, Score> synthesize = new LinkedHashMap<>();
     Score cold = null;
     Score noSync = null;
+    Map<String, Score> floors = new LinkedHashMap<>();
     String size = null;
     List<String> lines = Files.readAllLines(csv, StandardCharsets.UTF_8);
     List<String> header = fields(lines.get(0));
@@ -59,6 +60,7 @@ public final class ResultsTable {
     int iUnit = header.indexOf("Unit");
     int iSize = header.indexOf("Param: sizeMiB");
     int iTool = header.indexOf("Param: tool");
+    int iFloor = header.indexOf("Param: floor");
     for (String line : lines.subList(1, lines.size())) {
       List<String> f = fields(line);
       if (!f.get(iBench).startsWith(BENCH)) {
@@ -79,6 +81,7 @@ public final class ResultsTable {
         case "synthesize" -> synthesize.put(tool, s);
         case "createColdIndex" -> cold = s;
         case "synthesizeNoSync" -> noSync = s;
+        case "baseCopyFloor" -> floors.put(iFloor >= 0 && iFloor < f.size() ? f.get(iFloor) : "", s);
         default -> { }
       }
     }
@@ -137,6 +140,17 @@ public final class ResultsTable {
       out.append(String.format(Locale.ROOT, "- for comparison, synthesize --no-sync (no fsync, like the chain): "
           + "%s %.2f s / earlystart %.2f s = %.1fx%n", PAPER_CHAIN, paperSynth.seconds(), noSync.seconds(),
           paperSynth.seconds() / noSync.seconds()));
+    }
+    if (paperSynth != null) {
+      for (Map.Entry<String, Score> e : floors.entrySet()) {
+        double need = paperSynth.seconds() / TARGET_SPEEDUP;
+        double floor = e.getValue().seconds();
+        out.append(String.format(Locale.ROOT, "- floor: %s of both bases %.2f s; %.0fx the chain's synthesize is %.2f s, "
+            + "%s%n", e.getKey(), floor, TARGET_SPEEDUP, need, floor < need
+                ? String.format(Locale.ROOT, "%.2f s above this floor", need - floor)
+                : String.format(Locale.ROOT, "%.2f s BELOW this floor: no synthesize that writes the images can reach it here",
+                    floor - need)));
+      }
     }
     return out.toString();
   }

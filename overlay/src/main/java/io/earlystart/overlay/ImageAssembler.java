@@ -110,7 +110,11 @@ final class ImageAssembler implements AutoCloseable {
   }
 
   void force() throws IOException {
-    channel.force(true);
+    try {
+      channel.force(true);
+    } catch (IOException e) {
+      throw new IOException("cannot write " + path + ": " + e.getMessage(), e);
+    }
   }
 
   @Override
