@@ -44,6 +44,12 @@ import org.slf4j.LoggerFactory;
  * files before the journal, so after a power loss too a record never vouches for bytes that did not
  * reach the disk, as far as the guest had asked for durability.
  *
+ * <p>Every {@value #CHECKPOINT_RECORDS} records the state is folded into a new snapshot. The thread whose
+ * record reached that number first flushes the cache files without holding the monitor (the long part:
+ * all that the applier and the guest wrote since the last checkpoint), then, under the monitor, flushes
+ * them again (only what was written meanwhile) and writes the snapshot; the other threads go on
+ * recording meanwhile.
+ *
  * <p>Thread-safe: one monitor guards the bitmaps (RoaringBitmap is not thread-safe) and the journal.
  */
 final class CacheState implements Closeable {
@@ -53,7 +59,14 @@ final class CacheState implements Closeable {
   private static final byte APPLIED = 1;
   private static final byte WRITTEN = 2;
   /** Journal records before the state is folded into a new snapshot. */
-  private static final int CHECKPOINT_RECORDS = 1 << 16;
+  static final int CHECKPOINT_RECORDS = 1 << 16;
+
+  /** Makes a cache file's data durable; a test may wrap it to delay or fail it. */
+  interface Flush {
+    Flush FORCE = c -> c.force(false);
+
+    void force(FileChannel cache) throws IOException;
+  }
 
   private final Path dir;
   private final FileChannel lockChannel;
@@ -64,13 +77,17 @@ final class CacheState implements Closeable {
   private final RoaringBitmap[] written;
   private final ByteBuffer record = ByteBuffer.allocate(RECORD).order(ByteOrder.LITTLE_ENDIAN);
   private final CRC32C crc = new CRC32C();
+  private final Flush flush;
   private long journalEnd;
   private int journalRecords;
+  /** A thread is flushing the caches for a checkpoint outside the monitor; no other starts one. */
+  private boolean checkpointRunning;
   private boolean closed;
 
   private CacheState(Path dir, FileChannel lockChannel, FileLock lock, FileChannel journal, RoaringBitmap applied,
-      RoaringBitmap[] written) {
+      RoaringBitmap[] written, Flush flush) {
     this.dir = dir;
+    this.flush = flush;
     this.lockChannel = lockChannel;
     this.lock = lock;
     this.journal = journal;
@@ -91,6 +108,11 @@ final class CacheState implements Closeable {
    *     damaged in a way that replay cannot repair
    */
   static CacheState open(Path dir, String overlayId, long[] imageSizes) throws IOException {
+    return open(dir, overlayId, imageSizes, Flush.FORCE);
+  }
+
+  /** {@link #open(Path, String, long[])} with the cache files flushed by {@code flush}. */
+  static CacheState open(Path dir, String overlayId, long[] imageSizes, Flush flush) throws IOException {
     Files.createDirectories(dir);
     FileChannel lockChannel = FileChannel.open(dir.resolve("lock"), StandardOpenOption.CREATE,
         StandardOpenOption.WRITE);
@@ -120,7 +142,7 @@ final class CacheState implements Closeable {
       readSnapshot(dir.resolve("state"), applied, written);
       FileChannel journal = FileChannel.open(dir.resolve("journal"), StandardOpenOption.CREATE,
           StandardOpenOption.READ, StandardOpenOption.WRITE);
-      CacheState s = new CacheState(dir, lockChannel, lock, journal, applied, written);
+      CacheState s = new CacheState(dir, lockChannel, lock, journal, applied, written, flush);
       try {
         s.replay();
         for (Image image : Image.values()) {
@@ -174,21 +196,36 @@ final class CacheState implements Closeable {
     return written[image.ordinal()].clone();
   }
 
-  /** Records that every chunk of {@code segment} is in the cache files (call after writing them). */
-  synchronized void recordApplied(int segment) throws IOException {
-    if (applied.checkedAdd(segment)) {
-      append(APPLIED, 0, segment);
+  /**
+   * Records that every chunk of {@code segment} is in the cache files (call after writing them). The
+   * call that makes a checkpoint due also flushes the cache files first.
+   */
+  void recordApplied(int segment) throws IOException {
+    boolean due;
+    synchronized (this) {
+      due = applied.checkedAdd(segment) && append(APPLIED, 0, segment);
+    }
+    if (due) {
+      runDueCheckpoint();
     }
   }
 
-  /** Records that the guest owns {@code chunk} of {@code image} (call after writing it to the cache). */
-  synchronized void recordWritten(Image image, int chunk) throws IOException {
-    if (written[image.ordinal()].checkedAdd(chunk)) {
-      append(WRITTEN, image.ordinal(), chunk);
+  /**
+   * Records that the guest owns {@code chunk} of {@code image} (call after writing it to the cache). The
+   * call that makes a checkpoint due also flushes the cache files first.
+   */
+  void recordWritten(Image image, int chunk) throws IOException {
+    boolean due;
+    synchronized (this) {
+      due = written[image.ordinal()].checkedAdd(chunk) && append(WRITTEN, image.ordinal(), chunk);
+    }
+    if (due) {
+      runDueCheckpoint();
     }
   }
 
-  private void append(byte kind, int image, int index) throws IOException {
+  /** Appends a record; true when this record made a checkpoint due (the caller then runs it). */
+  private boolean append(byte kind, int image, int index) throws IOException {
     if (closed) {
       throw new IOException("cache " + dir + " is closed");
     }
@@ -200,15 +237,44 @@ final class CacheState implements Closeable {
     while (record.hasRemaining()) {
       journalEnd += journal.write(record, journalEnd);
     }
-    if (++journalRecords >= CHECKPOINT_RECORDS) {
-      checkpoint();
+    if (++journalRecords >= CHECKPOINT_RECORDS && !checkpointRunning) {
+      checkpointRunning = true;
+      return true;
+    }
+    return false;
+  }
+
+  /** The flush outside the monitor, then {@link #checkpoint} (which flushes again, briefly). */
+  private void runDueCheckpoint() throws IOException {
+    try {
+      try {
+        for (FileChannel c : caches) {
+          flush.force(c);
+        }
+      } catch (IOException e) {
+        synchronized (this) {
+          if (closed) {
+            return; // closed meanwhile: close() checkpointed under the monitor
+          }
+        }
+        throw e;
+      }
+      synchronized (this) {
+        if (!closed) {
+          checkpoint();
+        }
+      }
+    } finally {
+      synchronized (this) {
+        checkpointRunning = false;
+      }
     }
   }
 
   /** Makes the cache files and then the journal durable (the guest's fsync). */
   void sync() throws IOException {
     for (FileChannel c : caches) {
-      c.force(false);
+      flush.force(c);
     }
     synchronized (this) {
       if (!closed) {
@@ -221,7 +287,7 @@ final class CacheState implements Closeable {
   synchronized void checkpoint() throws IOException {
     for (FileChannel c : caches) {
       if (c != null) {
-        c.force(false);
+        flush.force(c);
       }
     }
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();

@@ -10,6 +10,12 @@ import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.roaringbitmap.RoaringBitmap;
@@ -95,6 +101,59 @@ class CacheStateTest {
       }
       assertTrue(Files.size(d.resolve("journal")) < 100 * CacheState.RECORD, "checkpointed on the way");
       assertEquals((1 << 16) + 10, s.written(Image.MEMORY).getCardinality());
+    }
+  }
+
+  @Test
+  void recordsGoOnWhileACheckpointFlushesTheCaches() throws Exception {
+    Path d = dir.resolve("c");
+    CountDownLatch flushing = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicInteger flushes = new AtomicInteger();
+    CacheState.Flush slowFirst = c -> {
+      if (flushes.getAndIncrement() == 0) { // the first flush of the first checkpoint: a slow disk
+        flushing.countDown();
+        try {
+          assertTrue(release.await(30, TimeUnit.SECONDS));
+        } catch (InterruptedException e) {
+          throw new java.io.InterruptedIOException();
+        }
+      }
+      c.force(false);
+    };
+    ExecutorService other = Executors.newSingleThreadExecutor();
+    ExecutorService others = Executors.newSingleThreadExecutor();
+    try (CacheState s = CacheState.open(d, ID, SIZES, slowFirst)) {
+      for (int i = 0; i < CacheState.CHECKPOINT_RECORDS - 1; i++) {
+        s.recordWritten(Image.MEMORY, i);
+      }
+      Future<?> due = other.submit(() -> {
+        s.recordWritten(Image.MEMORY, CacheState.CHECKPOINT_RECORDS - 1); // makes the checkpoint due
+        return null;
+      });
+      assertTrue(flushing.await(30, TimeUnit.SECONDS));
+      // while that flush waits for the disk, others record (before: they waited for the monitor it held)
+      Future<?> meanwhile = others.submit(() -> {
+        s.recordApplied(7);
+        s.recordWritten(Image.DISK, 3);
+        return null;
+      });
+      meanwhile.get(10, TimeUnit.SECONDS);
+      assertTrue(s.written(Image.DISK).contains(3));
+      assertTrue(Files.size(d.resolve("journal")) > (long) CacheState.CHECKPOINT_RECORDS * CacheState.RECORD,
+          "not checkpointed yet");
+      release.countDown();
+      due.get(30, TimeUnit.SECONDS);
+      assertTrue(Files.size(d.resolve("journal")) < 100 * CacheState.RECORD, "checkpointed");
+    } finally {
+      release.countDown();
+      other.shutdownNow();
+      others.shutdownNow();
+    }
+    try (CacheState s = CacheState.open(d, ID, SIZES)) {
+      assertEquals(CacheState.CHECKPOINT_RECORDS, s.written(Image.MEMORY).getCardinality());
+      assertEquals(RoaringBitmap.bitmapOf(3), s.written(Image.DISK));
+      assertEquals(RoaringBitmap.bitmapOf(7), s.applied());
     }
   }
 
