@@ -60,11 +60,18 @@ public final class Mounts implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Mounts.class);
     private static final Path MOUNTINFO = Path.of("/proc/self/mountinfo");
     private static final long POLL_MILLIS = 10;
+    /**
+     * {@code -Dearlystart.fuse.loop=libfuse}: jnr-fuse's {@code fuse_main} and libfuse's native worker
+     * threads instead of {@link FuseLoop} (for comparison; every request then attaches a thread to the JVM).
+     */
+    static final boolean LIBFUSE_LOOP = "libfuse".equals(System.getProperty("earlystart.fuse.loop"));
 
     private final AbstractFuseFS fs;
     private final Path mountPoint;
     /** Completes when {@code fuse_main_real} returns: normally after unmount, early on failure. */
     private final CompletableFuture<Void> loopExit = new CompletableFuture<>();
+    /** Our loop once libfuse has mounted ({@link FuseLoop}); null with {@link #LIBFUSE_LOOP}. */
+    private volatile FuseLoop loop;
     private final Duration unmountDeadline;
     private boolean closed;
 
@@ -91,6 +98,9 @@ public final class Mounts implements AutoCloseable {
             try {
                 CloseOnExec.preload();
                 new ru.serce.jnrfuse.FuseStubFS();
+                if (!LIBFUSE_LOOP) {
+                    FuseLoop.lib();
+                }
             } catch (RuntimeException | LinkageError e) {
                 log.debug("preloading the FUSE binding failed: {}", e.toString());
             }
@@ -157,10 +167,18 @@ public final class Mounts implements AutoCloseable {
             return;
         }
         closed = true;
-        try {
-            fs.umount();
-        } catch (RuntimeException e) {
-            log.warn("jnr-fuse umount of {} failed, trying fusermount: {}", mountPoint, e.toString());
+        FuseLoop l = loop;
+        if (l != null) {
+            l.exit();
+            if (isMounted(mountPoint)) {
+                fusermountLazy(mountPoint); // wakes the workers waiting for a request
+            }
+        } else {
+            try {
+                fs.umount();
+            } catch (RuntimeException e) {
+                log.warn("jnr-fuse umount of {} failed, trying fusermount: {}", mountPoint, e.toString());
+            }
         }
         long deadline = System.nanoTime() + unmountDeadline.toNanos();
         while (isMounted(mountPoint)) {
@@ -253,7 +271,16 @@ public final class Mounts implements AutoCloseable {
     /** Runs the FUSE loop on this (dedicated) thread until unmount. */
     private void runLoop(String[] args) {
         try {
-            fs.mount(mountPoint, true, false, args);
+            if (LIBFUSE_LOOP) {
+                fs.mount(mountPoint, true, false, args);
+            } else {
+                FuseLoop l = FuseLoop.start(fs, mountPoint.toString(), List.of(args));
+                loop = l;
+                int res = l.await();
+                if (res < 0) {
+                    throw new IOException("the FUSE loop of " + mountPoint + " ended with errno " + -res);
+                }
+            }
             loopExit.complete(null);
         } catch (Throwable t) {
             loopExit.completeExceptionally(t);
