@@ -351,6 +351,52 @@ class EarlyStartIT {
     assertArrayEquals(disk, Files.readAllBytes(mnt.resolve("disk.img")));
   }
 
+  /**
+   * Reads that wait hold a worker each, so the loop must start more ({@link FuseLoop}): with 12 reads
+   * waiting for a source that is gone (the kernel passes on at most 12 page-cache reads at a time, its
+   * default {@code max_background}), the status file still answers at once. (A page-cache read of an
+   * arrived chunk does not: it queues in the kernel behind those 12, whichever loop serves; FUSE.md.)
+   */
+  @Test
+  void readsWaitingForAGoneSourceDoNotHoldUpOtherRequests() throws Exception {
+    OverlayServer server = serve(1_000_000 / 8, Duration.ofMillis(2), 0); // 1 Mbit/s: most is far away
+    int port = server.port();
+    Path mnt = Files.createDirectory(tmp.resolve("mnt"));
+    EarlyStart es = mount(options(source(server), tmp.resolve("cache")), mnt);
+    server.close();
+    EarlyImage mem = es.image(Image.MEMORY);
+    List<Long> missing = new ArrayList<>();
+    for (long c = (mem.size() - 1) / CS; c >= 0 && missing.size() < 12; c--) {
+      if (mem.segmentNeeded(c) >= 0) {
+        missing.add(c);
+      }
+    }
+    assertEquals(12, missing.size(), "chunks not arrived");
+    ExecutorService readers = Executors.newFixedThreadPool(missing.size() + 1);
+    try {
+      List<Future<byte[]>> waiting = new ArrayList<>();
+      for (long c : missing) {
+        waiting.add(readers.submit(() -> read(mnt.resolve("memory.img"), c * CS, CS)));
+      }
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (!es.statusJson().contains("\"waitingNow\": " + missing.size())) {
+        assertTrue(System.nanoTime() < deadline, "12 reads never waited at once: " + es.statusJson());
+        Thread.sleep(10);
+      }
+      // the status file is read past the page cache: a request of its own, which needs a 13th worker
+      Future<String> status = readers.submit(() -> Files.readString(mnt.resolve("status")));
+      assertTrue(status.get(2, TimeUnit.SECONDS).contains("\"waitingNow\": " + missing.size()));
+      serve(0, Duration.ZERO, port);
+      for (int i = 0; i < missing.size(); i++) {
+        int off = (int) (missing.get(i) * CS);
+        assertArrayEquals(java.util.Arrays.copyOfRange(memory, off, Math.min(memory.length, off + CS)),
+            waiting.get(i).get(20, TimeUnit.SECONDS));
+      }
+    } finally {
+      readers.shutdownNow();
+    }
+  }
+
   /** The last chunk of {@code image} whose segment has not arrived. */
   private static long lastMissing(EarlyImage image) {
     for (long c = (image.size() - 1) / CS; c >= 0; c--) {
