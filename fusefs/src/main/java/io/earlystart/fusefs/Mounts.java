@@ -167,6 +167,7 @@ public final class Mounts implements AutoCloseable {
             return;
         }
         closed = true;
+        boolean wasMounted = isMounted(mountPoint);
         FuseLoop l = loop;
         if (l != null) {
             l.exit();
@@ -200,7 +201,9 @@ public final class Mounts implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        log.info("unmounted {}", mountPoint);
+        if (wasMounted) {
+            log.info("unmounted {}", mountPoint);
+        }
     }
 
     /** Whether {@code /proc/self/mountinfo} lists {@code mountPoint} as a mount point. */
