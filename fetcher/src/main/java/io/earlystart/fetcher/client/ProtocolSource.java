@@ -12,6 +12,8 @@ import io.earlystart.overlay.CorruptOverlayException;
 import io.earlystart.overlay.OverlayHead;
 import io.earlystart.overlay.Sha256;
 import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.UnpooledByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
@@ -44,6 +46,14 @@ import java.util.concurrent.TimeoutException;
 public final class ProtocolSource implements SegmentSource {
   public static final String SCHEME = "es";
   public static final int DEFAULT_PORT = 8021;
+
+  /**
+   * Unpooled buffers for the client's channels: netty's default (adaptive, pooled) allocator spent
+   * ~100 ms on its first allocations in a fresh JVM, between connecting and reading the server's first
+   * frame, which is on the critical path of {@code launch} (the stream starts after the head). A client
+   * holds few buffers at a time (frames of at most 64 KiB), so pooling gains it little.
+   */
+  private static final ByteBufAllocator ALLOCATOR = UnpooledByteBufAllocator.DEFAULT;
 
   private final String host;
   private final int port;
@@ -93,6 +103,7 @@ public final class ProtocolSource implements SegmentSource {
     ClientHandler handler = new ClientHandler(describe(), name, sink);
     Bootstrap b = new Bootstrap().group(group).channel(NioSocketChannel.class)
         .option(ChannelOption.TCP_NODELAY, true)
+        .option(ChannelOption.ALLOCATOR, ALLOCATOR)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.max(1, Math.min(Integer.MAX_VALUE,
             timeout.toMillis())))
         .handler(new ChannelInitializer<SocketChannel>() {
