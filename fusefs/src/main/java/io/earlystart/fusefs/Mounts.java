@@ -16,14 +16,13 @@ import org.slf4j.LoggerFactory;
 import ru.serce.jnrfuse.AbstractFuseFS;
 
 /**
- * One live FUSE mount: runs jnr-fuse's <em>blocking</em> mount on a dedicated daemon thread, checks
- * readiness itself, and unmounts in {@link #close()}.
+ * One live FUSE mount: mounts and runs the request loop ({@link FuseLoop}: libfuse's, with Java worker
+ * threads) from a dedicated daemon thread, checks readiness itself, and unmounts in {@link #close()}.
  *
  * <p>Why not jnr-fuse's non-blocking mount: {@code AbstractFuseFS.mount(path, false, ...)} always
  * waits 2 s for {@code fuse_main_real} to return (it returns only at unmount or on failure) and treats
- * that timeout as success. So it costs a fixed 2 s per mount and still proves nothing. Running the
- * blocking mount on our own thread costs ~20 ms, and an early return of the loop (bad option, no
- * /dev/fuse) is seen at once. A mount is ready when {@code /proc/self/mountinfo} lists the mount point with a
+ * that timeout as success. So it costs a fixed 2 s per mount and still proves nothing. Our own thread
+ * costs ~20 ms, and a loop that ends early (bad option, no /dev/fuse) is seen at once. A mount is ready when {@code /proc/self/mountinfo} lists the mount point with a
  * {@code fuse.*} type <em>and</em> a {@code stat} of the mount point (answered by our
  * {@code getattr}) shows a device other than its parent's.
  *
