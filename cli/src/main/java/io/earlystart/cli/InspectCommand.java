@@ -7,11 +7,10 @@ import io.earlystart.overlay.ChunkTable;
 import io.earlystart.overlay.Hex;
 import io.earlystart.overlay.Image;
 import io.earlystart.overlay.Manifest;
-import io.earlystart.overlay.OverlayFile;
+import io.earlystart.overlay.OverlayReader;
 import io.earlystart.overlay.Segment;
 import io.earlystart.overlay.SegmentCodec;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -25,8 +24,13 @@ final class InspectCommand implements Callable<Integer> {
   @Spec
   picocli.CommandLine.Model.CommandSpec spec;
 
-  @Parameters(index = "0", paramLabel = "X.overlay", description = "The overlay.")
-  Path overlay;
+  @Parameters(index = "0", paramLabel = "SOURCE",
+      description = "The overlay: a file, es://host:port/NAME (earlystart serve) or an http(s):// URL.")
+  String source;
+
+  @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "60s", converter = DurationConverter.class,
+      description = "How long a network source may stay silent before inspect fails (default: ${DEFAULT-VALUE}).")
+  java.time.Duration timeout;
 
   @Option(names = "--verify", description = "Read every segment and attachment, check SHA-256 and structure.")
   boolean verify;
@@ -37,10 +41,10 @@ final class InspectCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
-    try (OverlayFile f = OverlayFile.open(overlay)) {
+    try (OverlayReader f = Overlays.open(source, timeout)) {
       Manifest m = f.manifest();
-      out.printf("overlay      %s%n", overlay);
-      out.printf("id           %s%n", f.id());
+      out.printf("overlay      %s%n", source);
+      out.printf("id           %s%n", Hex.of(f.header().manifestSha256()));
       out.printf("format       version %d, chunk size %d, manifest %s stored (%s raw)%n", f.header().version(),
           m.chunkSize(), Units.bytes(f.header().manifestLength()), Units.bytes(f.header().manifestRawLength()));
       for (Image image : Image.values()) {
@@ -83,7 +87,7 @@ final class InspectCommand implements Callable<Integer> {
     return 0;
   }
 
-  private static void verify(OverlayFile f, PrintWriter out) throws Exception {
+  private static void verify(OverlayReader f, PrintWriter out) throws Exception {
     Manifest m = f.manifest();
     for (Attachment a : m.attachments()) {
       f.readAttachment(a);

@@ -50,7 +50,7 @@ final class SynthesizeCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     ProgressBar bar = ProgressBar.forTerminal(quiet);
     SynthesizeSummary s;
-    try (OverlayReader reader = open()) {
+    try (OverlayReader reader = Overlays.open(source, timeout)) {
       s = Synthesizer.synthesize(reader, base.disk, base.memory, outDir,
           threads != null ? threads : Runtime.getRuntime().availableProcessors(), !noSync, bar);
     } finally {
@@ -64,20 +64,5 @@ final class SynthesizeCommand implements Callable<Integer> {
       out.flush();
     }
     return 0;
-  }
-
-  /** A local file is read directly; anything else through the fetcher, streaming while we apply. */
-  private OverlayReader open() throws java.io.IOException {
-    if (!source.contains("://")) {
-      return OverlayFile.open(Path.of(source));
-    }
-    SegmentSource src = Sources.open(source);
-    try {
-      SchedulerOptions options = SchedulerOptions.DEFAULTS.withGiveUpAfter(timeout);
-      return new ScheduledOverlayReader(src, options, timeout);
-    } catch (java.io.IOException | RuntimeException e) {
-      src.close();
-      throw e;
-    }
   }
 }

@@ -28,12 +28,20 @@ class CliTest {
   static void makeOverlay() throws Exception {
     images = ExampleImages.generate(dir.resolve("images"), new ExampleImages.Spec(7, 16 << 20, 8 << 20));
     overlay = dir.resolve("app.overlay");
-    Run r = run("create", "--base-disk", images.baseDisk().toString(), "--base-memory",
-        images.baseMemory().toString(), "--disk", images.disk().toString(), "--memory", images.memory().toString(),
-        "--vmstate", images.vmstate().toString(), "--vm-config", images.vmConfig().toString(), "-o",
-        overlay.toString());
-    assertEquals(0, r.code, r.err);
+    Run r = create(images, overlay);
     assertTrue(r.out.contains("differ from the base"), r.out);
+  }
+
+  /** {@code earlystart create} of {@code images} (attachments included) into {@code overlay}; must succeed. */
+  static Run create(ExampleImages.Result images, Path overlay, String... more) {
+    List<String> args = new java.util.ArrayList<>(List.of("create", "--base-disk", images.baseDisk().toString(),
+        "--base-memory", images.baseMemory().toString(), "--disk", images.disk().toString(), "--memory",
+        images.memory().toString(), "--vmstate", images.vmstate().toString(), "--vm-config",
+        images.vmConfig().toString(), "-o", overlay.toString()));
+    args.addAll(List.of(more));
+    Run r = run(args.toArray(new String[0]));
+    assertEquals(0, r.code, r.err);
+    return r;
   }
 
   record Run(int code, String out, String err) {}

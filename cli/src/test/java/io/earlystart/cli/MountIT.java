@@ -45,11 +45,7 @@ class MountIT {
     }
     images = ExampleImages.generate(dir.resolve("images"), new ExampleImages.Spec(11, 16 << 20, 8 << 20));
     overlay = dir.resolve("app.overlay");
-    Run r = CliTest.run("create", "--base-disk", images.baseDisk().toString(), "--base-memory",
-        images.baseMemory().toString(), "--disk", images.disk().toString(), "--memory", images.memory().toString(),
-        "--vmstate", images.vmstate().toString(), "--vm-config", images.vmConfig().toString(), "--segment-size",
-        "64KiB", "-o", overlay.toString());
-    assertEquals(0, r.code(), r.err());
+    CliTest.create(images, overlay, "--segment-size", "64KiB");
   }
 
   @AfterEach
