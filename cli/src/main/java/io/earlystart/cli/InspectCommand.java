@@ -14,7 +14,6 @@ import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code earlystart inspect}: what an overlay holds; {@code --verify} checks every hash. */
@@ -24,13 +23,8 @@ final class InspectCommand implements Callable<Integer> {
   @Spec
   picocli.CommandLine.Model.CommandSpec spec;
 
-  @Parameters(index = "0", paramLabel = "SOURCE",
-      description = "The overlay: a file, es://host:port/NAME (earlystart serve) or an http(s):// URL.")
-  String source;
-
-  @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "60s", converter = DurationConverter.class,
-      description = "How long a network source may stay silent before inspect fails (default: ${DEFAULT-VALUE}).")
-  java.time.Duration timeout;
+  @picocli.CommandLine.Mixin
+  OverlaySource overlay;
 
   @Option(names = "--verify", description = "Read every segment and attachment, check SHA-256 and structure.")
   boolean verify;
@@ -41,9 +35,9 @@ final class InspectCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
-    try (OverlayReader f = Overlays.open(source, timeout)) {
+    try (OverlayReader f = overlay.open()) {
       Manifest m = f.manifest();
-      out.printf("overlay      %s%n", source);
+      out.printf("overlay      %s%n", overlay.source);
       out.printf("id           %s%n", Hex.of(f.header().manifestSha256()));
       out.printf("format       version %d, chunk size %d, manifest %s stored (%s raw)%n", f.header().version(),
           m.chunkSize(), Units.bytes(f.header().manifestLength()), Units.bytes(f.header().manifestRawLength()));

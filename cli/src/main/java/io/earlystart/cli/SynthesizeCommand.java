@@ -12,7 +12,6 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code earlystart synthesize}: the whole customised VM from the base and an overlay, before any start. */
@@ -25,13 +24,8 @@ final class SynthesizeCommand implements Callable<Integer> {
   @picocli.CommandLine.Mixin
   BaseImages base;
 
-  @Parameters(index = "0", paramLabel = "SOURCE",
-      description = "The overlay: a file, es://host:port/NAME (earlystart serve) or an http(s):// URL.")
-  String source;
-
-  @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "60s", converter = DurationConverter.class,
-      description = "How long a network source may stay silent before synthesize fails (default: ${DEFAULT-VALUE}).")
-  java.time.Duration timeout;
+  @picocli.CommandLine.Mixin
+  OverlaySource overlay;
 
   @Option(names = {"-o", "--output"}, required = true, paramLabel = "DIR", description = "Output directory.")
   Path outDir;
@@ -50,7 +44,7 @@ final class SynthesizeCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     ProgressBar bar = ProgressBar.forTerminal(quiet);
     SynthesizeSummary s;
-    try (OverlayReader reader = Overlays.open(source, timeout)) {
+    try (OverlayReader reader = overlay.open()) {
       s = Synthesizer.synthesize(reader, base.disk, base.memory, outDir,
           threads != null ? threads : Runtime.getRuntime().availableProcessors(), !noSync, bar);
     } finally {

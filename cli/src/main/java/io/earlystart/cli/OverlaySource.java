@@ -9,18 +9,24 @@ import io.earlystart.overlay.OverlayReader;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
-/** Opens what a command names as its overlay SOURCE. Stateless. */
-final class Overlays {
-  private Overlays() {}
+/** The overlay SOURCE of a command that reads a whole overlay (synthesize, inspect), and its --timeout. */
+final class OverlaySource {
+  @Parameters(index = "0", paramLabel = "SOURCE",
+      description = "The overlay: a file, es://host:port/NAME (earlystart serve) or an http(s):// URL.")
+  String source;
+
+  @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "60s", converter = DurationConverter.class,
+      description = "How long a network source may stay silent before the command fails (default: ${DEFAULT-VALUE}).")
+  Duration timeout;
 
   /**
    * A local file is read directly; anything else ({@code es://}, {@code http(s)://}) through the
    * fetcher, which starts streaming at once.
-   *
-   * @param timeout how long a network source may stay silent
    */
-  static OverlayReader open(String source, Duration timeout) throws IOException {
+  OverlayReader open() throws IOException {
     if (!source.contains("://")) {
       return OverlayFile.open(Path.of(source));
     }
