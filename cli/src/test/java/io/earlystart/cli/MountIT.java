@@ -94,6 +94,9 @@ class MountIT {
         .ifPresent(h -> assertTrue(h.onExit().orTimeout(10, TimeUnit.SECONDS).handle((v, t) -> t == null).join(),
             "the mount process did not finish: " + readQuietly(cache.resolve("mount.log"))));
     assertFalse(Mounts.isMounted(mnt));
+    // it ended cleanly: no JVM crash report, and the cache's journal was folded into its snapshot at close
+    assertFalse(readQuietly(cache.resolve("mount.log")).contains("A fatal error"), readQuietly(cache.resolve("mount.log")));
+    assertEquals(0, Files.size(cache.resolve("journal")), readQuietly(cache.resolve("mount.log")));
   }
 
   private static String readQuietly(Path p) {

@@ -4,7 +4,6 @@ import java.lang.reflect.Field;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
@@ -164,14 +163,16 @@ final class FuseLoop {
     }
   }
 
-  /** Waits at most {@code timeout} for the workers to end; true if they did. */
-  boolean awaitEnd(long timeout, TimeUnit unit) throws InterruptedException {
-    return ended.await(timeout, unit);
-  }
-
-  /** Tells the workers to stop after their current request (the unmount wakes those waiting for one). */
+  /**
+   * Tells the workers to stop after their current request (the unmount wakes those waiting for one).
+   * Nothing once the session is torn down: it is freed then (an unmount from outside ends the loop first).
+   */
   void exit() {
-    lib().fuse_session_exit(session);
+    synchronized (lock) {
+      if (!tornDown) {
+        lib().fuse_session_exit(session);
+      }
+    }
   }
 
   // guarded by lock
