@@ -7,6 +7,8 @@ import io.earlystart.overlay.ChunkTable;
 import io.earlystart.overlay.Hex;
 import io.earlystart.overlay.Image;
 import io.earlystart.overlay.Manifest;
+import io.earlystart.overlay.OverlayHead;
+import io.earlystart.overlay.OverlayHeader;
 import io.earlystart.overlay.OverlayReader;
 import io.earlystart.overlay.Segment;
 import io.earlystart.overlay.SegmentCodec;
@@ -35,50 +37,56 @@ final class InspectCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
-    try (OverlayReader f = overlay.open()) {
-      Manifest m = f.manifest();
-      out.printf("overlay      %s%n", overlay.source);
-      out.printf("id           %s%n", Hex.of(f.header().manifestSha256()));
-      out.printf("format       version %d, chunk size %d, manifest %s stored (%s raw)%n", f.header().version(),
-          m.chunkSize(), Units.bytes(f.header().manifestLength()), Units.bytes(f.header().manifestRawLength()));
-      for (Image image : Image.values()) {
-        out.printf("%-12s %s, sha256 %s%n", image.baseName, Units.bytes(m.base(image).size()),
-            Hex.of(m.base(image).sha256()));
-      }
-      for (Image image : Image.values()) {
-        ChunkTable t = m.table(image);
-        long[] k = t.countByKind();
-        out.printf("%-12s %s, %d of %d chunks differ: zero %d, base-disk %d, base-memory %d, data %d, delta %d%n",
-            image.fileName, Units.bytes(m.imageSize(image)), t.size(), m.chunkCount(image),
-            k[ChunkKind.ZERO.ordinal()], k[ChunkKind.BASE_DISK.ordinal()], k[ChunkKind.BASE_MEM.ordinal()],
-            k[ChunkKind.DATA.ordinal()], k[ChunkKind.DELTA.ordinal()]);
-      }
-      long stored = 0;
-      long raw = 0;
-      for (Segment s : m.segments()) {
-        stored += s.length();
-        raw += s.rawLength();
-      }
-      out.printf("payloads     %d in %d segments, %s stored (%s raw)%n", m.payloadCount(), m.segments().size(),
-          Units.bytes(stored), Units.bytes(raw));
-      for (Attachment a : m.attachments()) {
-        out.printf("attachment   %s, %s stored (%s raw)%n", a.name(), Units.bytes(a.length()),
-            Units.bytes(a.rawLength()));
-      }
-      out.printf("file         %s%n", Units.bytes(f.header().dataStart() + m.dataLength()));
-      if (segments) {
-        for (Segment s : m.segments()) {
-          out.printf("  segment %5d  offset %12d  %9d bytes  (%9d raw)  payloads %d+%d  sha256 %s%n", s.index(),
-              s.fileOffset(f.header()), s.length(), s.rawLength(), s.firstPayload(), s.payloadCount(),
-              Hex.of(s.sha256()));
-        }
-      }
-      if (verify) {
+    if (verify) {
+      try (OverlayReader f = overlay.open()) { // a network source streams every segment: all are read
+        print(out, f.header(), f.manifest());
         verify(f, out);
       }
+    } else {
+      OverlayHead head = overlay.head(); // no segment is fetched
+      print(out, head.header(), head.manifest());
     }
     out.flush();
     return 0;
+  }
+
+  private void print(PrintWriter out, OverlayHeader header, Manifest m) {
+    out.printf("overlay      %s%n", overlay.source);
+    out.printf("id           %s%n", Hex.of(header.manifestSha256()));
+    out.printf("format       version %d, chunk size %d, manifest %s stored (%s raw)%n", header.version(),
+        m.chunkSize(), Units.bytes(header.manifestLength()), Units.bytes(header.manifestRawLength()));
+    for (Image image : Image.values()) {
+      out.printf("%-12s %s, sha256 %s%n", image.baseName, Units.bytes(m.base(image).size()),
+          Hex.of(m.base(image).sha256()));
+    }
+    for (Image image : Image.values()) {
+      ChunkTable t = m.table(image);
+      long[] k = t.countByKind();
+      out.printf("%-12s %s, %d of %d chunks differ: zero %d, base-disk %d, base-memory %d, data %d, delta %d%n",
+          image.fileName, Units.bytes(m.imageSize(image)), t.size(), m.chunkCount(image),
+          k[ChunkKind.ZERO.ordinal()], k[ChunkKind.BASE_DISK.ordinal()], k[ChunkKind.BASE_MEM.ordinal()],
+          k[ChunkKind.DATA.ordinal()], k[ChunkKind.DELTA.ordinal()]);
+    }
+    long stored = 0;
+    long raw = 0;
+    for (Segment s : m.segments()) {
+      stored += s.length();
+      raw += s.rawLength();
+    }
+    out.printf("payloads     %d in %d segments, %s stored (%s raw)%n", m.payloadCount(), m.segments().size(),
+        Units.bytes(stored), Units.bytes(raw));
+    for (Attachment a : m.attachments()) {
+      out.printf("attachment   %s, %s stored (%s raw)%n", a.name(), Units.bytes(a.length()),
+          Units.bytes(a.rawLength()));
+    }
+    out.printf("file         %s%n", Units.bytes(header.dataStart() + m.dataLength()));
+    if (segments) {
+      for (Segment s : m.segments()) {
+        out.printf("  segment %5d  offset %12d  %9d bytes  (%9d raw)  payloads %d+%d  sha256 %s%n", s.index(),
+            s.fileOffset(header), s.length(), s.rawLength(), s.firstPayload(), s.payloadCount(),
+            Hex.of(s.sha256()));
+      }
+    }
   }
 
   private static void verify(OverlayReader f, PrintWriter out) throws Exception {

@@ -2,9 +2,11 @@ package io.earlystart.cli;
 
 import io.earlystart.fetcher.ScheduledOverlayReader;
 import io.earlystart.fetcher.SchedulerOptions;
+import io.earlystart.fetcher.SegmentSink;
 import io.earlystart.fetcher.SegmentSource;
 import io.earlystart.fetcher.Sources;
 import io.earlystart.overlay.OverlayFile;
+import io.earlystart.overlay.OverlayHead;
 import io.earlystart.overlay.OverlayReader;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -21,6 +23,30 @@ final class OverlaySource {
   @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "60s", converter = DurationConverter.class,
       description = "How long a network source may stay silent before the command fails (default: ${DEFAULT-VALUE}).")
   Duration timeout;
+
+  /**
+   * Only the overlay's head (header and manifest): read from the file, or from one session of a network
+   * source, which is closed before any segment is asked for.
+   */
+  OverlayHead head() throws IOException {
+    if (!source.contains("://")) {
+      try (OverlayFile f = OverlayFile.open(Path.of(source))) {
+        return new OverlayHead(f.header(), f.manifest());
+      }
+    }
+    try (SegmentSource src = Sources.open(source);
+        SegmentSource.Session session = src.open(NO_SEGMENTS, timeout)) {
+      return session.head();
+    }
+  }
+
+  private static final SegmentSink NO_SEGMENTS = new SegmentSink() {
+    @Override
+    public void segment(int index, byte[] frame) {}
+
+    @Override
+    public void failed(Throwable cause) {}
+  };
 
   /**
    * A local file is read directly; anything else ({@code es://}, {@code http(s)://}) through the

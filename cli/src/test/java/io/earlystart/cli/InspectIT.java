@@ -32,6 +32,7 @@ class InspectIT {
       Run remote = CliTest.run("inspect", source);
       assertEquals(0, remote.code(), remote.err());
       assertEquals(file.out().replace(overlay.toString(), source), remote.out());
+      assertEquals(0, java.util.Arrays.stream(server.segmentsSent("app.overlay")).sum(), "the head is enough");
 
       Run verified = CliTest.run("inspect", "--verify", source);
       assertEquals(0, verified.code(), verified.err());
