@@ -67,7 +67,7 @@ public final class Mounts implements AutoCloseable {
 
     private final AbstractFuseFS fs;
     private final Path mountPoint;
-    /** Completes when {@code fuse_main_real} returns: normally after unmount, early on failure. */
+    /** Completes when the loop has ended (and been torn down): normally after unmount, early on failure. */
     private final CompletableFuture<Void> loopExit = new CompletableFuture<>();
     /** Our loop once libfuse has mounted ({@link FuseLoop}); null with {@link #LIBFUSE_LOOP}. */
     private volatile FuseLoop loop;
@@ -155,8 +155,9 @@ public final class Mounts implements AutoCloseable {
     }
 
     /**
-     * Unmounts (jnr-fuse: {@code fuse_exit}, then {@code fusermount -u -z}) and waits until the
-     * kernel no longer lists the mount point; falls back to {@code fusermount -u -z} itself.
+     * Unmounts (the loop told to exit, then {@code fusermount -u -z}; with {@link #LIBFUSE_LOOP}
+     * jnr-fuse's umount) and waits until the kernel no longer lists the mount point and the loop has
+     * ended; falls back to {@code fusermount -u -z} once more at the deadline.
      *
      * @throws IOException if the mount point is still listed after the deadline
      */
@@ -170,7 +171,7 @@ public final class Mounts implements AutoCloseable {
         FuseLoop l = loop;
         if (l != null) {
             l.exit();
-            if (isMounted(mountPoint)) {
+            if (wasMounted) {
                 fusermountLazy(mountPoint); // wakes the workers waiting for a request
             }
         } else {
