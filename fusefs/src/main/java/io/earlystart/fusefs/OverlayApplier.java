@@ -41,7 +41,7 @@ final class OverlayApplier implements SegmentScheduler.Applier, java.io.Closeabl
     SegmentCodec.Payloads payloads = SegmentCodec.decode(ctx, frame, s, source);
     try {
       applyDecoded(s, payloads);
-    } catch (CorruptOverlayException e) {
+    } catch (CorruptOverlayException | BaseReadException e) {
       throw e;
     } catch (IOException e) {
       // a full or failing cache disk: say where (the scheduler stops fetching, launch and mount exit)
@@ -77,7 +77,11 @@ final class OverlayApplier implements SegmentScheduler.Applier, java.io.Closeabl
 
       @Override
       public void readBase(long chunk, byte[] dst, int len) throws IOException {
-        image.readSameBase(chunk * EarlyImage.CS, dst, len);
+        try {
+          image.readSameBase(chunk * EarlyImage.CS, dst, len);
+        } catch (IOException e) {
+          throw new BaseReadException(image.image.baseName + ": cannot read chunk " + chunk + ": " + e.getMessage(), e);
+        }
       }
 
       @Override
@@ -85,6 +89,13 @@ final class OverlayApplier implements SegmentScheduler.Applier, java.io.Closeabl
         image.writeArrived(chunk, src, off, len);
       }
     };
+  }
+
+  /** A DELTA's base chunk could not be read: the base image failed, not the cache directory. */
+  private static final class BaseReadException extends IOException {
+    BaseReadException(String message, IOException cause) {
+      super(message, cause);
+    }
   }
 
   /** Marks the chunks of {@code s} present (after they were written and journaled). */
