@@ -1,11 +1,11 @@
 package io.earlystart.bench;
 
-import io.earlystart.overlay.BaseIndex;
-import io.earlystart.overlay.CreateSummary;
-import io.earlystart.overlay.OverlayCreator;
-import io.earlystart.overlay.OverlayFile;
-import io.earlystart.overlay.Progress;
-import io.earlystart.overlay.Synthesizer;
+import io.earlystart.overlay.base.BaseIndex;
+import io.earlystart.overlay.create.CreateSummary;
+import io.earlystart.overlay.create.OverlayCreator;
+import io.earlystart.overlay.format.OverlayFile;
+import io.earlystart.overlay.io.Progress;
+import io.earlystart.overlay.synthesize.Synthesizer;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

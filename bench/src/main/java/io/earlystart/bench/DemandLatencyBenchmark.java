@@ -1,8 +1,8 @@
 package io.earlystart.bench;
 
 import io.earlystart.fetcher.server.OverlayServer;
-import io.earlystart.overlay.OverlayFile;
-import io.earlystart.overlay.Segment;
+import io.earlystart.overlay.format.OverlayFile;
+import io.earlystart.overlay.format.Segment;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -1,8 +1,8 @@
 package io.earlystart.bench;
 
 import io.earlystart.cli.example.ExampleImages;
-import io.earlystart.overlay.BaseIndex;
-import io.earlystart.overlay.CreateOptions;
+import io.earlystart.overlay.base.BaseIndex;
+import io.earlystart.overlay.create.CreateOptions;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,12 +1,12 @@
 package io.earlystart.bench;
 
 import io.earlystart.ordering.Trace;
-import io.earlystart.overlay.Attachment;
-import io.earlystart.overlay.ChunkKind;
-import io.earlystart.overlay.ChunkTable;
-import io.earlystart.overlay.Image;
-import io.earlystart.overlay.Manifest;
-import io.earlystart.overlay.OverlayHeader;
+import io.earlystart.overlay.format.Attachment;
+import io.earlystart.overlay.format.ChunkKind;
+import io.earlystart.overlay.format.ChunkTable;
+import io.earlystart.overlay.format.Image;
+import io.earlystart.overlay.format.Manifest;
+import io.earlystart.overlay.format.OverlayHeader;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;

@@ -1,11 +1,9 @@
 package io.earlystart.bench;
 
-import io.earlystart.cli.example.ExampleImages;
 import io.earlystart.fetcher.server.OverlayServer;
 import io.earlystart.ordering.Trace;
-import io.earlystart.overlay.Image;
-import io.earlystart.overlay.Manifest;
-import io.earlystart.overlay.OverlayFile;
+import io.earlystart.overlay.format.Manifest;
+import io.earlystart.overlay.format.OverlayFile;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

@@ -1,10 +1,10 @@
 package io.earlystart.cli;
 
-import io.earlystart.overlay.ChunkKind;
-import io.earlystart.overlay.CreateOptions;
-import io.earlystart.overlay.CreateSummary;
-import io.earlystart.overlay.Image;
-import io.earlystart.overlay.OverlayCreator;
+import io.earlystart.overlay.create.CreateOptions;
+import io.earlystart.overlay.create.CreateSummary;
+import io.earlystart.overlay.create.OverlayCreator;
+import io.earlystart.overlay.format.ChunkKind;
+import io.earlystart.overlay.format.Image;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;

@@ -4,7 +4,7 @@ import io.earlystart.fusefs.EarlyImage;
 import io.earlystart.fusefs.EarlyStart;
 import io.earlystart.fusefs.FirstTouchTrace;
 import io.earlystart.fusefs.Mounts;
-import io.earlystart.overlay.Attachment;
+import io.earlystart.overlay.format.Attachment;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;

@@ -1,14 +1,14 @@
 package io.earlystart.cli;
 
 import io.earlystart.cli.example.ExampleImagesCommand;
-import io.earlystart.overlay.BaseMismatchException;
-import io.earlystart.overlay.CorruptOverlayException;
-import io.earlystart.overlay.UnsupportedVersionException;
+import io.earlystart.overlay.base.BaseMismatchException;
+import io.earlystart.overlay.format.CorruptOverlayException;
+import io.earlystart.overlay.format.UnsupportedVersionException;
 import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /**
  * {@code earlystart}: the command line. Errors are one line on stderr and an exit code that says

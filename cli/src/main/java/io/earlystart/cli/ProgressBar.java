@@ -1,6 +1,6 @@
 package io.earlystart.cli;
 
-import io.earlystart.overlay.Progress;
+import io.earlystart.overlay.io.Progress;
 import java.io.PrintStream;
 
 /**

@@ -1,7 +1,7 @@
 package io.earlystart.cli;
 
-import io.earlystart.overlay.CreateOptions;
-import io.earlystart.overlay.OverlayReorderer;
+import io.earlystart.overlay.create.CreateOptions;
+import io.earlystart.overlay.create.OverlayReorderer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

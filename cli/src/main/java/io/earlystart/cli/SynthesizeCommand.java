@@ -1,13 +1,8 @@
 package io.earlystart.cli;
 
-import io.earlystart.fetcher.ScheduledOverlayReader;
-import io.earlystart.fetcher.SchedulerOptions;
-import io.earlystart.fetcher.SegmentSource;
-import io.earlystart.fetcher.Sources;
-import io.earlystart.overlay.OverlayFile;
-import io.earlystart.overlay.OverlayReader;
-import io.earlystart.overlay.SynthesizeSummary;
-import io.earlystart.overlay.Synthesizer;
+import io.earlystart.overlay.format.OverlayReader;
+import io.earlystart.overlay.synthesize.SynthesizeSummary;
+import io.earlystart.overlay.synthesize.Synthesizer;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;

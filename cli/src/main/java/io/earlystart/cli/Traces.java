@@ -2,7 +2,7 @@ package io.earlystart.cli;
 
 import io.earlystart.ordering.Trace;
 import io.earlystart.ordering.TraceOrder;
-import io.earlystart.overlay.AccessOrder;
+import io.earlystart.overlay.create.AccessOrder;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -80,8 +80,8 @@ class CliTest {
     Path trace = dir.resolve("first.trace");
     try (io.earlystart.ordering.TraceWriter w = io.earlystart.ordering.TraceWriter.create(trace, "ab".repeat(32))) {
       for (int c = 0; c < 2000; c += 7) { // memory and disk interleaved, memory first
-        w.touch(c, io.earlystart.overlay.Image.MEMORY, 2000 - c);
-        w.touch(c + 1, io.earlystart.overlay.Image.DISK, c);
+        w.touch(c, io.earlystart.overlay.format.Image.MEMORY, 2000 - c);
+        w.touch(c + 1, io.earlystart.overlay.format.Image.DISK, c);
       }
     }
     Path ordered = dir.resolve("ordered.overlay");

@@ -1,10 +1,10 @@
 package io.earlystart.fetcher;
 
-import io.earlystart.overlay.Attachment;
-import io.earlystart.overlay.Manifest;
-import io.earlystart.overlay.OverlayHeader;
-import io.earlystart.overlay.OverlayReader;
-import io.earlystart.overlay.Segment;
+import io.earlystart.overlay.format.Attachment;
+import io.earlystart.overlay.format.Manifest;
+import io.earlystart.overlay.format.OverlayHeader;
+import io.earlystart.overlay.format.OverlayReader;
+import io.earlystart.overlay.format.Segment;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.BitSet;

@@ -1,10 +1,10 @@
 package io.earlystart.fetcher;
 
-import io.earlystart.overlay.CorruptOverlayException;
-import io.earlystart.overlay.Manifest;
-import io.earlystart.overlay.OverlayHead;
-import io.earlystart.overlay.Segment;
-import io.earlystart.overlay.Sha256;
+import io.earlystart.overlay.format.CorruptOverlayException;
+import io.earlystart.overlay.format.Manifest;
+import io.earlystart.overlay.format.OverlayHead;
+import io.earlystart.overlay.format.Segment;
+import io.earlystart.overlay.io.Sha256;
 import java.io.Closeable;
 import java.io.IOException;
 import java.time.Duration;
@@ -183,7 +183,7 @@ public final class SegmentScheduler implements Closeable {
   }
 
   /** An attachment, through the current session. */
-  public byte[] attachment(io.earlystart.overlay.Attachment a) throws IOException {
+  public byte[] attachment(io.earlystart.overlay.format.Attachment a) throws IOException {
     SegmentSource.Session s;
     synchronized (lock) {
       s = session;

@@ -1,6 +1,6 @@
 package io.earlystart.fetcher;
 
-import io.earlystart.overlay.OverlayHead;
+import io.earlystart.overlay.format.OverlayHead;
 import java.io.Closeable;
 import java.io.IOException;
 import java.time.Duration;
@@ -21,7 +21,7 @@ public interface SegmentSource extends Closeable {
    * {@code sink}.
    *
    * @throws IOException the source cannot be reached, or says no, or sends a bad head; a {@link
-   *     io.earlystart.overlay.CorruptOverlayException} when the head is corrupt
+   *     io.earlystart.overlay.format.CorruptOverlayException} when the head is corrupt
    */
   Session open(SegmentSink sink, Duration timeout) throws IOException;
 
@@ -48,7 +48,7 @@ public interface SegmentSource extends Closeable {
      * before the segments, so a session fetches them with the head or right after. Blocks at most the
      * session's open timeout.
      */
-    default byte[] attachment(io.earlystart.overlay.Attachment a) throws IOException {
+    default byte[] attachment(io.earlystart.overlay.format.Attachment a) throws IOException {
       throw new IOException("this source cannot fetch attachments yet");
     }
 

@@ -1,8 +1,8 @@
 package io.earlystart.fetcher;
 
-import io.earlystart.overlay.Attachment;
-import io.earlystart.overlay.OverlayFile;
-import io.earlystart.overlay.OverlayHead;
+import io.earlystart.overlay.format.Attachment;
+import io.earlystart.overlay.format.OverlayFile;
+import io.earlystart.overlay.format.OverlayHead;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.earlystart.overlay.CorruptOverlayException;
-import io.earlystart.overlay.Segment;
+import io.earlystart.overlay.format.CorruptOverlayException;
+import io.earlystart.overlay.format.Segment;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;

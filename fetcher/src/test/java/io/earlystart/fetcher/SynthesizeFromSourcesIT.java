@@ -4,12 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.earlystart.fetcher.client.Nginx;
-import io.earlystart.fetcher.net.FaultyProxy;
 import io.earlystart.fetcher.net.FaultyProxy.Fault;
+import io.earlystart.fetcher.net.FaultyProxy;
 import io.earlystart.fetcher.server.OverlayServer;
 import io.earlystart.fetcher.server.ServerOptions;
-import io.earlystart.overlay.Progress;
-import io.earlystart.overlay.Synthesizer;
+import io.earlystart.overlay.io.Progress;
+import io.earlystart.overlay.synthesize.Synthesizer;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;

@@ -1,8 +1,8 @@
 package io.earlystart.fetcher;
 
-import io.earlystart.overlay.CreateOptions;
-import io.earlystart.overlay.OverlayCreator;
-import io.earlystart.overlay.Progress;
+import io.earlystart.overlay.create.CreateOptions;
+import io.earlystart.overlay.create.OverlayCreator;
+import io.earlystart.overlay.io.Progress;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,7 +1,7 @@
 package io.earlystart.fusefs;
 
-import io.earlystart.overlay.Closer;
-import io.earlystart.overlay.Image;
+import io.earlystart.overlay.format.Image;
+import io.earlystart.overlay.io.Closer;
 import java.io.ByteArrayOutputStream;
 import java.io.Closeable;
 import java.io.DataInputStream;

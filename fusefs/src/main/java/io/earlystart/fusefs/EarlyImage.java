@@ -1,9 +1,9 @@
 package io.earlystart.fusefs;
 
-import io.earlystart.overlay.ChunkKind;
-import io.earlystart.overlay.ChunkTable;
-import io.earlystart.overlay.Image;
-import io.earlystart.overlay.Manifest;
+import io.earlystart.overlay.format.ChunkKind;
+import io.earlystart.overlay.format.ChunkTable;
+import io.earlystart.overlay.format.Image;
+import io.earlystart.overlay.format.Manifest;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;

@@ -1,8 +1,8 @@
 package io.earlystart.fusefs;
 
 import io.earlystart.ordering.TraceWriter;
-import io.earlystart.overlay.Image;
-import io.earlystart.overlay.Manifest;
+import io.earlystart.overlay.format.Image;
+import io.earlystart.overlay.format.Manifest;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.Path;

@@ -2,12 +2,12 @@ package io.earlystart.fusefs;
 
 import com.github.luben.zstd.ZstdDecompressCtx;
 import io.earlystart.fetcher.SegmentScheduler;
-import io.earlystart.overlay.CorruptOverlayException;
-import io.earlystart.overlay.DeltaDecoder;
-import io.earlystart.overlay.PayloadRefs;
-import io.earlystart.overlay.Segment;
-import io.earlystart.overlay.SegmentCodec;
-import io.earlystart.overlay.SegmentWriter;
+import io.earlystart.overlay.format.CorruptOverlayException;
+import io.earlystart.overlay.format.PayloadRefs;
+import io.earlystart.overlay.format.Segment;
+import io.earlystart.overlay.format.SegmentCodec;
+import io.earlystart.overlay.synthesize.DeltaDecoder;
+import io.earlystart.overlay.synthesize.SegmentWriter;
 import java.io.IOException;
 
 /**

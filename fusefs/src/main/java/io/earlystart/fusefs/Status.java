@@ -1,10 +1,10 @@
 package io.earlystart.fusefs;
 
 import io.earlystart.fetcher.SegmentScheduler;
-import io.earlystart.overlay.Image;
-import io.earlystart.overlay.Manifest;
-import io.earlystart.overlay.OverlayHead;
-import io.earlystart.overlay.Segment;
+import io.earlystart.overlay.format.Image;
+import io.earlystart.overlay.format.Manifest;
+import io.earlystart.overlay.format.OverlayHead;
+import io.earlystart.overlay.format.Segment;
 import java.util.Locale;
 
 /**

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.earlystart.overlay.Image;
+import io.earlystart.overlay.format.Image;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;

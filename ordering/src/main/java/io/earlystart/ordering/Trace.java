@@ -1,6 +1,6 @@
 package io.earlystart.ordering;
 
-import io.earlystart.overlay.Image;
+import io.earlystart.overlay.format.Image;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Instant;

@@ -1,7 +1,7 @@
 package io.earlystart.ordering;
 
-import io.earlystart.overlay.AccessOrder;
-import io.earlystart.overlay.Image;
+import io.earlystart.overlay.create.AccessOrder;
+import io.earlystart.overlay.format.Image;
 import java.util.Arrays;
 import java.util.List;
 

@@ -3,7 +3,7 @@ package io.earlystart.ordering;
 import static io.earlystart.ordering.TraceFormat.HEADER_BYTES;
 import static io.earlystart.ordering.TraceFormat.RECORD_BYTES;
 
-import io.earlystart.overlay.Hex;
+import io.earlystart.overlay.io.Hex;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;

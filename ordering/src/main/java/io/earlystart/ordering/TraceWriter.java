@@ -1,8 +1,8 @@
 package io.earlystart.ordering;
 
-import io.earlystart.overlay.Closer;
-import io.earlystart.overlay.Hex;
-import io.earlystart.overlay.Image;
+import io.earlystart.overlay.format.Image;
+import io.earlystart.overlay.io.Closer;
+import io.earlystart.overlay.io.Hex;
 import java.io.Closeable;
 import java.io.FileOutputStream;
 import java.io.IOException;

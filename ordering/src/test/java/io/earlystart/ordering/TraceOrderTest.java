@@ -2,7 +2,7 @@ package io.earlystart.ordering;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.earlystart.overlay.Image;
+import io.earlystart.overlay.format.Image;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;

@@ -5,8 +5,19 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.earlystart.overlay.create.CreateOptions;
+import io.earlystart.overlay.create.CreateSummary;
+import io.earlystart.overlay.create.OverlayCreator;
+import io.earlystart.overlay.format.Attachment;
+import io.earlystart.overlay.format.ChunkKind;
+import io.earlystart.overlay.format.Image;
+import io.earlystart.overlay.format.Manifest;
+import io.earlystart.overlay.format.OverlayFile;
+import io.earlystart.overlay.format.OverlayHeader;
+import io.earlystart.overlay.io.Progress;
+import io.earlystart.overlay.io.Sha256;
+import io.earlystart.overlay.synthesize.Synthesizer;
 import java.io.IOException;
-import java.net.URISyntaxException;
 import java.net.URL;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -119,10 +130,10 @@ class GoldenOverlayTest {
     try (OverlayFile f = OverlayFile.open(golden())) {
       Synthesizer.synthesize(f, in.pair().baseDisk, in.pair().baseMemory, out, 2, Progress.NONE);
     }
-    RoundTripTest.assertSame(in.pair().disk, out.resolve(Image.DISK.fileName));
-    RoundTripTest.assertSame(in.pair().memory, out.resolve(Image.MEMORY.fileName));
-    RoundTripTest.assertSame(in.vmstate(), out.resolve(Attachment.VMSTATE));
-    RoundTripTest.assertSame(in.vmConfig(), out.resolve(Attachment.VM_CONFIG));
+    RandomPair.assertSame(in.pair().disk, out.resolve(Image.DISK.fileName));
+    RandomPair.assertSame(in.pair().memory, out.resolve(Image.MEMORY.fileName));
+    RandomPair.assertSame(in.vmstate(), out.resolve(Attachment.VMSTATE));
+    RandomPair.assertSame(in.vmConfig(), out.resolve(Attachment.VM_CONFIG));
   }
 
   @Test

@@ -1,5 +1,16 @@
 package io.earlystart.overlay;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.earlystart.overlay.create.CreateOptions;
+import io.earlystart.overlay.create.CreateSummary;
+import io.earlystart.overlay.create.OverlayCreator;
+import io.earlystart.overlay.format.Manifest;
+import io.earlystart.overlay.format.OverlayFile;
+import io.earlystart.overlay.io.Progress;
+import io.earlystart.overlay.synthesize.Synthesizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -108,5 +119,33 @@ public final class RandomPair {
     if (from.length >= CS) {
       System.arraycopy(from, r.nextInt(from.length / CS) * CS, to, at, CS);
     }
+  }
+
+  /** Creates an overlay of this pair with the given attachments (null: none) and segment size. */
+  public CreateSummary createOverlay(Path overlay, Path vmstate, Path vmConfig, int segmentSize)
+      throws IOException, InterruptedException {
+    return OverlayCreator.create(CreateOptions.of(baseDisk, baseMemory, disk, memory, overlay)
+        .withAttachments(vmstate, vmConfig).withSegmentSize(segmentSize).withThreads(2), Progress.NONE);
+  }
+
+  /** Synthesizes {@code overlay} against this pair's bases into {@code out}. */
+  public void synthesize(Path overlay, Path out) throws IOException, InterruptedException {
+    try (OverlayFile f = OverlayFile.open(overlay)) {
+      Synthesizer.synthesize(f, baseDisk, baseMemory, out, 2, Progress.NONE);
+    }
+  }
+
+  /** What the file system allocated for {@code p} (Java has no portable attribute for it). */
+  public static long allocatedBytes(Path p) throws IOException, InterruptedException {
+    Process stat = new ProcessBuilder("stat", "-c", "%b %B", p.toString()).redirectErrorStream(true).start();
+    String[] out = new String(stat.getInputStream().readAllBytes()).trim().split(" ");
+    assertEquals(0, stat.waitFor(), String.join(" ", out));
+    return Long.parseLong(out[0]) * Long.parseLong(out[1]);
+  }
+
+  /** Fails unless {@code actual} exists and holds the bytes of {@code expected}. */
+  public static void assertSame(Path expected, Path actual) throws IOException {
+    assertTrue(Files.exists(actual), actual + " missing");
+    assertArrayEquals(Files.readAllBytes(expected), Files.readAllBytes(actual), actual + " differs");
   }
 }

@@ -1,11 +1,12 @@
 package io.earlystart.overlay;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
+import io.earlystart.overlay.create.CreateSummary;
+import io.earlystart.overlay.format.ChunkKind;
+import io.earlystart.overlay.format.Manifest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
@@ -18,18 +19,6 @@ import org.junit.jupiter.params.provider.ValueSource;
 class RoundTripTest {
   @TempDir
   Path dir;
-
-  static CreateSummary create(RandomPair p, Path overlay, Path vmstate, Path vmConfig, int segmentSize)
-      throws IOException, InterruptedException {
-    return OverlayCreator.create(CreateOptions.of(p.baseDisk, p.baseMemory, p.disk, p.memory, overlay)
-        .withAttachments(vmstate, vmConfig).withSegmentSize(segmentSize).withThreads(2), Progress.NONE);
-  }
-
-  static void synthesize(Path overlay, RandomPair p, Path out) throws IOException, InterruptedException {
-    try (OverlayFile f = OverlayFile.open(overlay)) {
-      Synthesizer.synthesize(f, p.baseDisk, p.baseMemory, out, 2, Progress.NONE);
-    }
-  }
 
   @ParameterizedTest
   @ValueSource(longs = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20})
@@ -46,12 +35,12 @@ class RoundTripTest {
     r.nextBytes(state);
     Files.write(vmstate, state);
     Path overlay = dir.resolve("x.overlay");
-    CreateSummary s = create(p, overlay, vmstate, null, cs * (1 + r.nextInt(64)));
+    CreateSummary s = p.createOverlay(overlay, vmstate, null, cs * (1 + r.nextInt(64)));
     Path out = dir.resolve("out");
-    synthesize(overlay, p, out);
-    assertSame(p.disk, out.resolve("disk.img"));
-    assertSame(p.memory, out.resolve("memory.img"));
-    assertSame(vmstate, out.resolve("vmstate"));
+    p.synthesize(overlay, out);
+    RandomPair.assertSame(p.disk, out.resolve("disk.img"));
+    RandomPair.assertSame(p.memory, out.resolve("memory.img"));
+    RandomPair.assertSame(vmstate, out.resolve("vmstate"));
     assertFalse(Files.exists(out.resolve("vm.json")));
     assertEquals(Files.size(overlay), s.overlayBytes());
   }
@@ -60,14 +49,14 @@ class RoundTripTest {
   void everyKindAppears() throws Exception {
     RandomPair p = RandomPair.create(dir, 42, 400 * 4096, 400 * 4096, 300 * 4096);
     Path overlay = dir.resolve("x.overlay");
-    CreateSummary s = create(p, overlay, null, null, 1 << 20);
+    CreateSummary s = p.createOverlay(overlay, null, null, 1 << 20);
     for (ChunkKind k : ChunkKind.values()) {
       assertTrue(s.count(k) > 0, k + " never chosen: " + java.util.Arrays.deepToString(s.chunks()));
     }
     assertTrue(s.duplicateChunks() > 0, "no self duplicate found");
-    synthesize(overlay, p, dir.resolve("out"));
-    assertSame(p.disk, dir.resolve("out/disk.img"));
-    assertSame(p.memory, dir.resolve("out/memory.img"));
+    p.synthesize(overlay, dir.resolve("out"));
+    RandomPair.assertSame(p.disk, dir.resolve("out/disk.img"));
+    RandomPair.assertSame(p.memory, dir.resolve("out/memory.img"));
   }
 
   @Test
@@ -76,11 +65,11 @@ class RoundTripTest {
     Files.copy(p.baseDisk, p.disk, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     Files.copy(p.baseMemory, p.memory, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     Path overlay = dir.resolve("x.overlay");
-    CreateSummary s = create(p, overlay, null, null, 1 << 20);
+    CreateSummary s = p.createOverlay(overlay, null, null, 1 << 20);
     assertEquals(0, s.payloads());
     assertEquals(0, s.segments());
-    synthesize(overlay, p, dir.resolve("out"));
-    assertSame(p.disk, dir.resolve("out/disk.img"));
+    p.synthesize(overlay, dir.resolve("out"));
+    RandomPair.assertSame(p.disk, dir.resolve("out/disk.img"));
   }
 
   @Test
@@ -91,24 +80,12 @@ class RoundTripTest {
     java.util.Arrays.fill(d, 0, 1024 * cs, (byte) 0); // 4 MiB of zeros
     Files.write(p.disk, d);
     Path overlay = dir.resolve("x.overlay");
-    create(p, overlay, null, null, 1 << 20);
-    synthesize(overlay, p, dir.resolve("out"));
+    p.createOverlay(overlay, null, null, 1 << 20);
+    p.synthesize(overlay, dir.resolve("out"));
     Path img = dir.resolve("out/disk.img");
-    assertSame(p.disk, img);
-    long allocated = allocatedBytes(img);
+    RandomPair.assertSame(p.disk, img);
+    long allocated = RandomPair.allocatedBytes(img);
     assertTrue(allocated <= Files.size(img) - 1024L * cs, "zero chunks were written: " + allocated + " bytes allocated");
   }
 
-  /** What the file system allocated for {@code p} (Java has no portable attribute for it). */
-  static long allocatedBytes(Path p) throws IOException, InterruptedException {
-    Process stat = new ProcessBuilder("stat", "-c", "%b %B", p.toString()).redirectErrorStream(true).start();
-    String[] out = new String(stat.getInputStream().readAllBytes()).trim().split(" ");
-    assertEquals(0, stat.waitFor(), String.join(" ", out));
-    return Long.parseLong(out[0]) * Long.parseLong(out[1]);
-  }
-
-  static void assertSame(Path expected, Path actual) throws IOException {
-    assertTrue(Files.exists(actual), actual + " missing");
-    assertArrayEquals(Files.readAllBytes(expected), Files.readAllBytes(actual), actual + " differs");
-  }
 }

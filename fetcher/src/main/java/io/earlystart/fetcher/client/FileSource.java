@@ -2,9 +2,9 @@ package io.earlystart.fetcher.client;
 
 import io.earlystart.fetcher.SegmentSink;
 import io.earlystart.fetcher.SegmentSource;
-import io.earlystart.overlay.Attachment;
-import io.earlystart.overlay.OverlayFile;
-import io.earlystart.overlay.OverlayHead;
+import io.earlystart.overlay.format.Attachment;
+import io.earlystart.overlay.format.OverlayFile;
+import io.earlystart.overlay.format.OverlayHead;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -2,10 +2,10 @@ package io.earlystart.fetcher.server;
 
 import io.earlystart.fetcher.protocol.FrameDecoder;
 import io.earlystart.fetcher.protocol.FrameEncoder;
-import io.earlystart.overlay.Attachment;
-import io.earlystart.overlay.OverlayFile;
-import io.earlystart.overlay.OverlayHeader;
-import io.earlystart.overlay.Segment;
+import io.earlystart.overlay.format.Attachment;
+import io.earlystart.overlay.format.OverlayFile;
+import io.earlystart.overlay.format.OverlayHeader;
+import io.earlystart.overlay.format.Segment;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;

@@ -2,7 +2,7 @@ package io.earlystart.fetcher.server;
 
 import io.earlystart.fetcher.protocol.Frame;
 import io.earlystart.fetcher.protocol.FrameCodecException;
-import io.earlystart.overlay.Segment;
+import io.earlystart.overlay.format.Segment;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.earlystart.fetcher.SegmentSource;
 import io.earlystart.fetcher.Sources;
-import io.earlystart.overlay.CorruptOverlayException;
+import io.earlystart.overlay.format.CorruptOverlayException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -62,7 +62,7 @@ class FileSourceTest extends SegmentSourceContract {
       s.stream(all());
       sink.awaitAll(count);
       assertEquals(0, sink.failures.get(), "a bad segment is the scheduler's to judge, not a lost session");
-      assertFalse(java.util.Arrays.equals(io.earlystart.overlay.Sha256.of(sink.got.get(5)), seg.sha256()));
+      assertFalse(java.util.Arrays.equals(io.earlystart.overlay.io.Sha256.of(sink.got.get(5)), seg.sha256()));
     }
     // the scheduler fetches it again, gets the same bytes, and gives up with the segment named
     try (SegmentSource src = new FileSource(copy)) {

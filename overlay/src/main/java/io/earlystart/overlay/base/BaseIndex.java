@@ -1,0 +1,216 @@
+package io.earlystart.overlay.base;
+
+import io.earlystart.overlay.format.BaseRef;
+import io.earlystart.overlay.format.Manifest;
+import io.earlystart.overlay.io.ImageFile;
+import io.earlystart.overlay.io.Sha256;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
+import java.security.MessageDigest;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.zip.CRC32C;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The identity (size, SHA-256), per-chunk hashes and zero chunks of one base image, computed in one sequential pass
+ * and cached beside the image as {@code IMAGE.esidx}. The cache is used only while the image's size,
+ * modification time, inode and change time are those recorded in it; otherwise it is rebuilt. If the
+ * cache cannot be written (read-only directory) the index is still returned, with a warning.
+ * Immutable and thread-safe once loaded.
+ *
+ * <pre>
+ * esidx := "ESIDX002" size:u64 mtimeNanos:u64 inode:u64 ctimeNanos:u64 sha256:byte[32]
+ *          chunkSize:u32 chunkCount:u64 hash:u64{chunkCount} crc32c:u32   (big-endian)
+ * </pre>
+ */
+public final class BaseIndex {
+  private static final Logger LOG = LoggerFactory.getLogger(BaseIndex.class);
+  private static final byte[] MAGIC = "ESIDX002".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final int HEADER = 8 + 8 * 4 + 32 + 4 + 8;
+  private static final int BLOCK = 1 << 20;
+  public static final String SUFFIX = ".esidx";
+  /** The stored hash of an all-zero chunk; no other chunk has it. */
+  public static final long ZERO = 0;
+
+  private final long size;
+  private final byte[] sha256;
+  private final long[] hashes;
+  private final boolean fromCache;
+
+  private BaseIndex(long size, byte[] sha256, long[] hashes, boolean fromCache) {
+    this.size = size;
+    this.sha256 = sha256;
+    this.hashes = hashes;
+    this.fromCache = fromCache;
+  }
+
+  public BaseRef ref() {
+    return new BaseRef(size, sha256.clone());
+  }
+
+  public long size() {
+    return size;
+  }
+
+  public int chunkCount() {
+    return hashes.length;
+  }
+
+  /**
+   * {@link ChunkHash} of chunk {@code i} (zero-padded if it is the short last chunk), as adjusted by
+   * {@link #nonZero}; {@link #ZERO} exactly when the chunk is all zero.
+   */
+  public long hash(int i) {
+    return hashes[i];
+  }
+
+  /** True when chunk {@code i} is all zero bytes (checked byte by byte when the index was built). */
+  public boolean isZero(int i) {
+    return hashes[i] == ZERO;
+  }
+
+  /** A chunk hash as the index stores it for a non-zero chunk: {@link #ZERO} is kept for zero chunks. */
+  public static long nonZero(long hash) {
+    return hash == ZERO ? 1 : hash;
+  }
+
+  /** True when this index came from a valid cache file rather than a pass over the image. */
+  public boolean fromCache() {
+    return fromCache;
+  }
+
+  public static Path cachePath(Path image) {
+    return image.resolveSibling(image.getFileName() + SUFFIX);
+  }
+
+  /** The index of {@code image}, from its cache if still valid, else by reading it (and caching). */
+  public static BaseIndex loadOrBuild(Path image, String role) throws IOException {
+    Stamp stamp = Stamp.of(image, role);
+    Path cache = cachePath(image);
+    BaseIndex cached = tryLoad(cache, stamp);
+    if (cached != null) {
+      return cached;
+    }
+    BaseIndex built = build(image, role, stamp);
+    try {
+      built.write(cache, stamp);
+    } catch (IOException e) {
+      LOG.warn("cannot cache the index of {} in {}: {}", image, cache, e.toString());
+    }
+    return built;
+  }
+
+  static BaseIndex build(Path image, String role, Stamp stamp) throws IOException {
+    MessageDigest sha = Sha256.newDigest();
+    long chunks = Manifest.chunkCount(stamp.size, Manifest.CHUNK_SIZE);
+    if (chunks > Integer.MAX_VALUE) {
+      throw new IOException(role + " " + image + " is too large (" + stamp.size + " bytes)");
+    }
+    long[] hashes = new long[(int) chunks];
+    byte[] block = new byte[BLOCK];
+    try (ImageFile in = ImageFile.open(image, role)) {
+      int c = 0;
+      for (long pos = 0; pos < stamp.size; pos += BLOCK) {
+        int len = (int) Math.min(BLOCK, stamp.size - pos);
+        in.read(pos, block, 0, len);
+        sha.update(block, 0, len);
+        int padded = (len + Manifest.CHUNK_SIZE - 1) / Manifest.CHUNK_SIZE * Manifest.CHUNK_SIZE;
+        Arrays.fill(block, len, padded, (byte) 0);
+        for (int off = 0; off < padded; off += Manifest.CHUNK_SIZE) {
+          hashes[c++] = ChunkHash.isZero(block, off, Manifest.CHUNK_SIZE) ? ZERO
+              : nonZero(ChunkHash.hash(block, off, Manifest.CHUNK_SIZE));
+        }
+      }
+    }
+    if (!Stamp.of(image, role).equals(stamp)) {
+      throw new IOException(role + " " + image + " changed while it was being indexed");
+    }
+    return new BaseIndex(stamp.size, sha.digest(), hashes, false);
+  }
+
+  private static BaseIndex tryLoad(Path cache, Stamp stamp) {
+    try (FileChannel ch = FileChannel.open(cache, StandardOpenOption.READ)) {
+      long expected = HEADER + 8L * Manifest.chunkCount(stamp.size, Manifest.CHUNK_SIZE) + 4;
+      if (ch.size() != expected || expected > Integer.MAX_VALUE) {
+        return null;
+      }
+      ByteBuffer b = ByteBuffer.allocate((int) expected).order(ByteOrder.BIG_ENDIAN);
+      while (b.hasRemaining() && ch.read(b) >= 0) {
+        // fill
+      }
+      b.flip();
+      CRC32C crc = new CRC32C();
+      crc.update(b.array(), 0, (int) expected - 4);
+      if ((int) crc.getValue() != b.getInt((int) expected - 4)) {
+        return null;
+      }
+      byte[] magic = new byte[8];
+      b.get(magic);
+      if (!Arrays.equals(magic, MAGIC) || !new Stamp(b.getLong(), b.getLong(), b.getLong(), b.getLong()).equals(stamp)) {
+        return null;
+      }
+      byte[] sha = new byte[32];
+      b.get(sha);
+      if (b.getInt() != Manifest.CHUNK_SIZE) {
+        return null;
+      }
+      long[] hashes = new long[(int) b.getLong()];
+      b.asLongBuffer().get(hashes);
+      return new BaseIndex(stamp.size, sha, hashes, true);
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
+  }
+
+  private void write(Path cache, Stamp stamp) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(HEADER + 8 * hashes.length + 4).order(ByteOrder.BIG_ENDIAN);
+    b.put(MAGIC).putLong(stamp.size).putLong(stamp.mtimeNanos).putLong(stamp.inode).putLong(stamp.ctimeNanos)
+        .put(sha256).putInt(Manifest.CHUNK_SIZE).putLong(hashes.length);
+    b.asLongBuffer().put(hashes);
+    b.position(b.position() + 8 * hashes.length);
+    CRC32C crc = new CRC32C();
+    crc.update(b.array(), 0, b.position());
+    b.putInt((int) crc.getValue());
+    b.flip();
+    Path tmp = cache.resolveSibling(cache.getFileName() + ".tmp" + ProcessHandle.current().pid());
+    try {
+      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+          StandardOpenOption.TRUNCATE_EXISTING)) {
+        while (b.hasRemaining()) {
+          ch.write(b);
+        }
+      }
+      Files.move(tmp, cache, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (AccessDeniedException e) {
+      throw new IOException("directory not writable", e);
+    } finally {
+      Files.deleteIfExists(tmp);
+    }
+  }
+
+  /** What identifies a version of the image file without reading it. */
+  record Stamp(long size, long mtimeNanos, long inode, long ctimeNanos) {
+    static Stamp of(Path image, String role) throws IOException {
+      if (!Files.isRegularFile(image)) {
+        throw new java.nio.file.NoSuchFileException(image.toString(), null, role + " not found or not a file");
+      }
+      Map<String, Object> a = Files.readAttributes(image, "unix:size,lastModifiedTime,ino,ctime");
+      return new Stamp((Long) a.get("size"), nanos((FileTime) a.get("lastModifiedTime")), (Long) a.get("ino"),
+          nanos((FileTime) a.get("ctime")));
+    }
+
+    private static long nanos(FileTime t) {
+      return t.to(java.util.concurrent.TimeUnit.NANOSECONDS);
+    }
+  }
+}

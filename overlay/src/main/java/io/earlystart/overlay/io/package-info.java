@@ -1,0 +1,6 @@
+/**
+ * Small helpers that every module may use and that know nothing of overlays: closing several owners
+ * ({@link io.earlystart.overlay.io.Closer}), SHA-256 and hex, unwrapping futures, progress reporting,
+ * positional reads of an image file, and the base of the corrupt-data exceptions.
+ */
+package io.earlystart.overlay.io;
