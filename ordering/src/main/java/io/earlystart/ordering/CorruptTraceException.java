@@ -1,6 +1,6 @@
 package io.earlystart.ordering;
 
-import java.io.IOException;
+import io.earlystart.overlay.io.CorruptDataException;
 
 /**
  * A trace's bytes are not what the format says they must be: not a trace at all (short file, bad
@@ -8,11 +8,8 @@ import java.io.IOException;
  * names the file and, where one applies, the byte offset. A torn last record is not corruption (see
  * {@link Trace#read}).
  */
-public class CorruptTraceException extends IOException {
+public class CorruptTraceException extends CorruptDataException {
   private static final long serialVersionUID = 1L;
-
-  private final String source;
-  private final long offset;
 
   /** @param offset byte offset in the trace where the problem was found, or -1 if none applies */
   public CorruptTraceException(String source, long offset, String reason) {
@@ -20,22 +17,6 @@ public class CorruptTraceException extends IOException {
   }
 
   public CorruptTraceException(String source, long offset, String reason, Throwable cause) {
-    super(describe(source, offset, reason), cause);
-    this.source = source;
-    this.offset = offset;
-  }
-
-  private static String describe(String source, long offset, String reason) {
-    String where = offset >= 0 ? source + " at offset " + offset : source;
-    return "corrupt trace " + where + ": " + reason;
-  }
-
-  public String source() {
-    return source;
-  }
-
-  /** Byte offset of the problem in the trace, or -1. */
-  public long offset() {
-    return offset;
+    super("trace", source, offset, reason, cause);
   }
 }
