@@ -6,9 +6,9 @@ import io.earlystart.fetcher.SegmentScheduler;
 import io.earlystart.fetcher.Sources;
 import io.earlystart.fetcher.server.OverlayServer;
 import io.earlystart.fetcher.server.ServerOptions;
-import io.earlystart.fusefs.EarlyImage;
 import io.earlystart.fusefs.EarlyStart;
-import io.earlystart.fusefs.Mounts;
+import io.earlystart.fusefs.fuse.MountOptions;
+import io.earlystart.fusefs.fuse.MountTable;
 import io.earlystart.ordering.Trace;
 import io.earlystart.ordering.TraceOrder;
 import io.earlystart.overlay.create.CreateOptions;
@@ -53,9 +53,10 @@ import org.openjdk.jmh.runner.IterationType;
  * {@code earlystart serve --rate 38mbit --delay 10ms}: 20 ms RTT). One sample, {@code @Param mode}:
  *
  * <ul>
- *   <li>{@code earlystart}: {@code EarlyStart.open} (connect, head, base check, attachments) + mount
- *       (CLI options) + {@code startStream()}, then the replay through the mount; the timer stops at
- *       the mark. Bytes fetched and demands are the scheduler's counters at that moment.
+ *   <li>{@code earlystart}: {@code EarlyStart.open} (connect, head, base check, attachments), then
+ *       {@code EarlyStart.mount} (the stream starts, then the mount with the CLI's options), as {@code
+ *       earlystart mount} does, then the replay through the mount; the timer stops at the mark. Bytes
+ *       fetched and demands are the scheduler's counters at that moment.
  *   <li>{@code synthesize}: classic VM synthesis first: {@code Synthesizer.synthesize} over
  *       {@code es://} with the CLI defaults (all cores, <b>fsync on</b>) into an empty directory, then
  *       the replay against the synthesized files. Bytes fetched: every segment.
@@ -147,7 +148,6 @@ public class FirstResponseBenchmark {
 
   // one sample; guarded by this (the shutdown hook closes them from another thread)
   private EarlyStart es;
-  private Mounts mount;
   private SegmentScheduler.Stats stats;
   private long crc;
   private long elapsedNanos;
@@ -245,7 +245,7 @@ public class FirstResponseBenchmark {
   @Setup(Level.Iteration)
   public void clean(IterationParams iteration) throws IOException, InterruptedException {
     warmup = iteration.getType() == IterationType.WARMUP;
-    Mounts.cleanStale(mnt);
+    MountTable.cleanStale(mnt);
     ExampleWorkload.freshDir(cacheDir);
     ExampleWorkload.deleteRecursively(synthDir);
     EarlystartRuns.syncAll();
@@ -275,22 +275,13 @@ public class FirstResponseBenchmark {
   private long earlyStart() throws IOException, InterruptedException {
     EarlyStart.Options options = EarlyStart.Options.of(work.files.baseDisk(), work.files.baseMemory(), source(),
         cacheDir).withWaits(DISK_WAIT, MEMORY_WAIT);
-    EarlyStart opened = EarlyStart.open(options, EarlyImage.Touches.NONE);
+    EarlyStart opened = EarlyStart.open(options);
     synchronized (this) {
       es = opened;
     }
-    List<String> mountOptions = new ArrayList<>(FirstResponseWorkload.mountOptions());
-    if (!fuseOptions.equals("none")) {
-      mountOptions.addAll(List.of(fuseOptions.split(",")));
-    }
-    Mounts mounted = Mounts.mount(opened.fileSystem(), mnt, mountOptions,
-        Duration.ofSeconds(30));
-    synchronized (this) {
-      mount = mounted;
-    }
-    opened.startStream();
-    long c = replayFiles(mounted.mountPoint().resolve(Image.DISK.fileName),
-        mounted.mountPoint().resolve(Image.MEMORY.fileName));
+    List<String> extra = fuseOptions.equals("none") ? List.of() : List.of(fuseOptions.split(","));
+    Path mp = opened.mount(mnt, MountOptions.writable(extra)); // as the CLI: the stream starts, then the mount
+    long c = replayFiles(mp.resolve(Image.DISK.fileName), mp.resolve(Image.MEMORY.fileName));
     stats = opened.scheduler().stats();
     return c;
   }
@@ -349,30 +340,20 @@ public class FirstResponseBenchmark {
         mode, order, fuseOptions, sizeMiB, link, name, elapsedNanos / 1e9, fetched, neededSeconds));
   }
 
-  /** Unmounts, then closes the early start; the first failure is thrown (or added to {@code cause}). */
+  /** Closes the early start (it unmounts first); its failure is thrown, or added to {@code cause}. */
   private synchronized void closeSample(Throwable cause) throws IOException {
-    AutoCloseable[] owned = {mount, es}; // unmount first, then stop fetching and close the cache
-    mount = null;
+    EarlyStart owned = es;
     es = null;
-    IOException failure = null;
-    for (AutoCloseable c : owned) {
-      if (c == null) {
-        continue;
-      }
-      try {
-        c.close();
-      } catch (Exception x) {
-        if (cause != null) {
-          cause.addSuppressed(x);
-        } else if (failure == null) {
-          failure = x instanceof IOException io ? io : new IOException(x);
-        } else {
-          failure.addSuppressed(x);
-        }
-      }
+    if (owned == null) {
+      return;
     }
-    if (failure != null) {
-      throw failure;
+    try {
+      owned.close();
+    } catch (IOException | RuntimeException x) {
+      if (cause == null) {
+        throw x;
+      }
+      cause.addSuppressed(x);
     }
   }
 
@@ -411,7 +392,7 @@ public class FirstResponseBenchmark {
         server.close();
         server = null;
       }
-      if (mnt != null && Mounts.isMounted(mnt)) {
+      if (mnt != null && MountTable.isMounted(mnt)) {
         throw new IllegalStateException("still mounted after the trial: " + mnt);
       }
     }

@@ -1,8 +1,8 @@
 package io.earlystart.bench;
 
 import io.earlystart.fusefs.EarlyStart;
-import io.earlystart.fusefs.FirstTouchTrace;
-import io.earlystart.fusefs.Mounts;
+import io.earlystart.fusefs.fuse.MountOptions;
+import io.earlystart.fusefs.fuse.MountTable;
 import io.earlystart.ordering.Trace;
 import io.earlystart.overlay.format.ChunkKind;
 import io.earlystart.overlay.format.ChunkTable;
@@ -48,7 +48,7 @@ import java.util.Locale;
  * </ol>
  *
  * The trace is recorded by mounting the overlay from the <em>local file</em> (no network) with a
- * {@link FirstTouchTrace}, as {@code earlystart mount --trace-out} does. It records what the FUSE file
+ * first-touch trace, as {@code earlystart mount --trace-out} does. It records what the FUSE file
  * system saw, so it includes the kernel's readahead around each read (both for debugfs and for the
  * 4 KiB memory reads), as it would for QEMU. The JVM reads its own mount only with
  * {@link FileChannel} reads, never {@code mmap}.
@@ -121,27 +121,22 @@ final class FirstResponseWorkload {
     Path cache = ExampleWorkload.freshDir(runDir.resolve("record-cache"));
     Path mnt = Files.createDirectories(runDir.resolve("record-mnt"));
     removeStaleMount(mnt);
-    FirstTouchTrace trace = new FirstTouchTrace(recording);
     long t0 = System.nanoTime();
     try {
       EarlyStart.Options options = EarlyStart.Options.of(work.files.baseDisk(), work.files.baseMemory(),
-          overlay.toString(), cache).withWaits(DISK_WAIT, MEMORY_WAIT);
-      try (EarlyStart es = EarlyStart.open(options, trace)) {
-        trace.begin(es.head().id(), es.head().manifest());
-        try (Mounts mount = Mounts.mount(es.fileSystem(), mnt, mountOptions(), Duration.ofSeconds(30))) {
-          es.startStream();
-          Path disk = mount.mountPoint().resolve(Image.DISK.fileName);
-          Path memory = mount.mountPoint().resolve(Image.MEMORY.fileName);
-          readPages(memory, plan.statePages());
-          readPages(memory, plan.cachePages());
-          readFiles(disk, FIRST_FILES, plan.firstSizes(), runDir);
-          trace.mark(FirstResponseReplay.MARK);
-          readFiles(disk, LATER_FILES, plan.laterSizes(), runDir);
-          readPages(memory, plan.laterStatePages());
-        }
+          overlay.toString(), cache).withWaits(DISK_WAIT, MEMORY_WAIT).withTrace(recording);
+      try (EarlyStart es = EarlyStart.open(options)) {
+        Path mp = es.mount(mnt, mountOptions());
+        Path disk = mp.resolve(Image.DISK.fileName);
+        Path memory = mp.resolve(Image.MEMORY.fileName);
+        readPages(memory, plan.statePages());
+        readPages(memory, plan.cachePages());
+        readFiles(disk, FIRST_FILES, plan.firstSizes(), runDir);
+        es.mark(FirstResponseReplay.MARK);
+        readFiles(disk, LATER_FILES, plan.laterSizes(), runDir);
+        readPages(memory, plan.laterStatePages());
       }
     } finally {
-      trace.close();
       ExampleWorkload.deleteRecursively(cache);
     }
     Files.move(recording, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
@@ -150,7 +145,7 @@ final class FirstResponseWorkload {
 
   /** The mount options of {@code earlystart mount}: defaults plus the write options. */
   static List<String> mountOptions() {
-    return Mounts.writableOptions(List.of());
+    return MountOptions.writable(List.of());
   }
 
   /**
@@ -264,13 +259,13 @@ final class FirstResponseWorkload {
   /**
    * Removes a mount an earlier run left at {@code mountPoint} (its JVM was killed). Such a JVM may
    * hang in the kernel at exit, waiting for its own dead FUSE threads to answer the close of a file of
-   * its mount; {@link Mounts#cleanStale} aborts the FUSE connection, which frees it, and detaches the
+   * its mount; {@link MountTable#cleanStale} aborts the FUSE connection, which frees it, and detaches the
    * mount.
    */
   static void removeStaleMount(Path mountPoint) throws IOException {
-    if (Mounts.isMounted(mountPoint)) {
+    if (MountTable.isMounted(mountPoint)) {
       ExampleWorkload.log("a stale mount is left at " + mountPoint + " (killed run?): aborting and unmounting it");
-      Mounts.cleanStale(mountPoint);
+      MountTable.cleanStale(mountPoint);
     }
   }
 }

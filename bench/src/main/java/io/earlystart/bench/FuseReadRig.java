@@ -1,6 +1,7 @@
 package io.earlystart.bench;
 
-import io.earlystart.fusefs.Mounts;
+import io.earlystart.fusefs.fuse.MountOptions;
+import io.earlystart.fusefs.fuse.MountTable;
 import java.io.File;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -20,7 +21,7 @@ import java.util.concurrent.TimeUnit;
  * --foreground} in a child JVM), or bindfs over the directory that holds the image ({@code bindfs}:
  * {@code --multithreaded}, like our libfuse 2 loop; {@code bindfs-st}: Debian's default, single
  * threaded). Both mounts get the libfuse options {@code earlystart mount} uses
- * ({@link Mounts#DEFAULT_OPTIONS} + {@link Mounts#WRITE_OPTIONS}) and run in their own process, so
+ * ({@link MountOptions#writable}) and run in their own process, so
  * the measuring JVM never serves a FUSE request.
  *
  * <p>Mount points are fixed ({@code ROOT/fuseread-earlystart}, {@code ROOT/fuseread-bindfs}, ROOT as
@@ -78,7 +79,7 @@ final class FuseReadRig implements AutoCloseable {
     }
     Path root = ExampleWorkload.root();
     Path mnt = Files.createDirectories(root.resolve(path.equals(EARLYSTART) ? "fuseread-earlystart" : "fuseread-bindfs"));
-    Mounts.cleanStale(mnt);
+    MountTable.cleanStale(mnt);
     FuseReadRig rig = new FuseReadRig(path, mnt.resolve(image), mnt);
     try {
       if (path.equals(EARLYSTART)) {
@@ -178,7 +179,7 @@ final class FuseReadRig implements AutoCloseable {
   }
 
   private void startBindfs(Path source, boolean multithreaded) throws IOException, InterruptedException {
-    List<String> opts = Mounts.writableOptions(List.of());
+    List<String> opts = MountOptions.writable(List.of());
     List<String> cmd = new ArrayList<>(List.of("bindfs", "-f"));
     if (multithreaded) {
       cmd.add("--multithreaded");
@@ -186,11 +187,9 @@ final class FuseReadRig implements AutoCloseable {
     cmd.addAll(List.of("-o", String.join(",", opts), source.toString(), mountPoint.toString()));
     launch(cmd, source.resolve("fuseread-bindfs.log"));
     long deadline = System.nanoTime() + READY.toNanos();
-    Object parentDev = Files.getAttribute(mountPoint.getParent(), "unix:dev");
     while (true) {
       requireAlive();
-      if (Mounts.isMounted(mountPoint) && !parentDev.equals(Files.getAttribute(mountPoint, "unix:dev"))
-          && Files.isRegularFile(file)) {
+      if (MountTable.isServing(mountPoint) && Files.isRegularFile(file)) {
         ExampleWorkload.log(path + ": mounted " + source + " at " + mountPoint + " (pid " + daemon.pid() + ")");
         return;
       }
@@ -250,7 +249,7 @@ final class FuseReadRig implements AutoCloseable {
       }
       return;
     }
-    if (Mounts.isMounted(mountPoint)) {
+    if (MountTable.isMounted(mountPoint)) {
       try {
         ExternalTool.run(ExternalTool.Step.of(null, "fusermount", "-u", mountPoint.toString()));
       } catch (IOException e) {
@@ -266,7 +265,7 @@ final class FuseReadRig implements AutoCloseable {
         daemon.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
       }
     }
-    if (Mounts.isMounted(mountPoint)) {
+    if (MountTable.isMounted(mountPoint)) {
       lazyUnmount(failures);
     }
     if (hook != null && Thread.currentThread() != hook) {
@@ -276,7 +275,7 @@ final class FuseReadRig implements AutoCloseable {
         // shutting down: the hook finds the rig closed
       }
     }
-    if (Mounts.isMounted(mountPoint)) {
+    if (MountTable.isMounted(mountPoint)) {
       IllegalStateException e = new IllegalStateException("still mounted after unmount: " + mountPoint);
       failures.forEach(e::addSuppressed);
       throw e;

@@ -1,8 +1,7 @@
 package io.earlystart.cli;
 
 import io.earlystart.fusefs.EarlyStart;
-import io.earlystart.fusefs.FirstTouchTrace;
-import io.earlystart.fusefs.Mounts;
+import io.earlystart.fusefs.fuse.MountOptions;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -39,15 +38,14 @@ final class EarlyStartOptions {
   List<String> fuseOptions = new ArrayList<>();
 
   EarlyStart.Options options(BaseImages base) {
-    return EarlyStart.Options.of(base.disk, base.memory, source, cacheDir).withWaits(diskWait, memoryWait);
+    return EarlyStart.Options.of(base.disk, base.memory, source, cacheDir).withWaits(diskWait, memoryWait)
+        .withTrace(traceOut);
   }
 
-  /** The recorder for {@code --trace-out}, or null without it. */
-  FirstTouchTrace trace() {
-    return traceOut != null ? new FirstTouchTrace(traceOut) : null;
-  }
-
-  List<String> mountOptions() {
-    return Mounts.writableOptions(fuseOptions);
+  /** The libfuse options of the mount: an early-start mount's, then {@code extra}, then the user's {@code -o}. */
+  List<String> mountOptions(List<String> extra) {
+    List<String> all = new ArrayList<>(extra);
+    all.addAll(fuseOptions);
+    return MountOptions.writable(all);
   }
 }

@@ -1,16 +1,12 @@
 package io.earlystart.cli;
 
-import io.earlystart.fusefs.EarlyImage;
 import io.earlystart.fusefs.EarlyStart;
-import io.earlystart.fusefs.FirstTouchTrace;
-import io.earlystart.fusefs.Mounts;
 import io.earlystart.overlay.format.Attachment;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -83,67 +79,54 @@ final class LaunchCommand implements Callable<Integer> {
     if (preload != null) {
       preloads.add(preload.toAbsolutePath().toString());
     }
-    List<String> fuseOptions = new ArrayList<>(early.fuseOptions);
-    if (smallFaults && fuseOptions.stream().noneMatch(o -> o.startsWith("max_readahead="))) {
-      fuseOptions.add("max_readahead=4096");
+    List<String> extra = new ArrayList<>();
+    if (smallFaults && early.fuseOptions.stream().noneMatch(o -> o.startsWith("max_readahead="))) {
+      extra.add("max_readahead=4096");
     }
     long t0 = System.nanoTime();
-    Mounts.preloadAsync(); // while connecting
-    FirstTouchTrace trace = early.trace();
     CountDownLatch finished = new CountDownLatch(1);
-    try (EarlyStart es = EarlyStart.open(early.options(base), trace != null ? trace : EarlyImage.Touches.NONE)) {
+    try (EarlyStart es = EarlyStart.open(early.options(base))) {
       byte[] config = es.attachment(Attachment.VM_CONFIG);
       if (config == null || !es.hasAttachment(Attachment.VMSTATE)) {
         throw new IOException("overlay " + es.head().id() + " carries no vm.json or no vmstate: it cannot be launched");
       }
       VmConfig vm = VmConfig.parse(new String(config, StandardCharsets.UTF_8));
       QemuVm.Check bootFiles = vm.checkBootFilesAsync(qemu.kernel, qemu.initrd); // done before the guest runs
-      if (trace != null) {
-        trace.begin(es.head().id(), es.head().manifest());
-      }
       Files.createDirectories(mnt);
-      es.startStream(); // the link is busy from here on; mounting and starting QEMU overlap with it
-      try (Mounts mount = Mounts.mount(es.fileSystem(), mnt, Mounts.writableOptions(fuseOptions),
-          Duration.ofSeconds(30))) {
-        long mounted = System.nanoTime();
-        failIfFetchingStopped(es); // e.g. a full cache disk, found while mounting: no QEMU then
-        int hostPort = qemu.hostPort();
-        List<String> argv = vm.argv(qemu.qemu, qemu.kernel, qemu.initrd, mnt, share, hostPort, run);
-        argv.addAll(qemuArgs);
-        QemuVm q;
-        try {
-          q = QemuVm.start(argv, preloads, run);
-        } catch (IOException e) {
-          failIfFetchingStopped(es); // the cause, when fetching stopped first (the same full disk)
-          throw e;
-        }
-        ShutdownHook hook = new ShutdownHook(q.shutdownHook(finished));
-        QemuVm.Check fetching = () -> {
-          failIfFetchingStopped(es);
-          bootFiles.check();
-        };
-        try {
-          q.resume(mnt.resolve("vmstate"), qemu.resumeTimeout, fetching);
-          long running = System.nanoTime();
-          if (trace != null) {
-            trace.mark("resumed");
-          }
-          out.printf("resumed %s: mount %s, QEMU start to running %s, guest port %d at 127.0.0.1:%d (QEMU pid %d; "
-              + "%s RAM faults; log %s)%n", es.head().id(), Units.seconds(mounted - t0), Units.seconds(running - mounted),
-              vm.guestPort, hostPort, q.process().pid(), smallFaults ? "4 KiB" : "2 MiB", q.log());
-          out.flush();
-          q.waitForExit(fetching);
-          out.printf("QEMU exited with %d%n", q.process().exitValue());
-          out.flush();
-        } finally {
-          q.stop();
-          hook.close();
-        }
+      es.mount(mnt, early.mountOptions(extra)); // the stream starts first: mounting and starting QEMU overlap with it
+      long mounted = System.nanoTime();
+      failIfFetchingStopped(es); // e.g. a full cache disk, found while mounting: no QEMU then
+      int hostPort = qemu.hostPort();
+      List<String> argv = vm.argv(qemu.qemu, qemu.kernel, qemu.initrd, mnt, share, hostPort, run);
+      argv.addAll(qemuArgs);
+      QemuVm q;
+      try {
+        q = QemuVm.start(argv, preloads, run);
+      } catch (IOException e) {
+        failIfFetchingStopped(es); // the cause, when fetching stopped first (the same full disk)
+        throw e;
+      }
+      ShutdownHook hook = new ShutdownHook(q.shutdownHook(finished));
+      QemuVm.Check fetching = () -> {
+        failIfFetchingStopped(es);
+        bootFiles.check();
+      };
+      try {
+        q.resume(mnt.resolve("vmstate"), qemu.resumeTimeout, fetching);
+        long running = System.nanoTime();
+        es.mark("resumed");
+        out.printf("resumed %s: mount %s, QEMU start to running %s, guest port %d at 127.0.0.1:%d (QEMU pid %d; "
+            + "%s RAM faults; log %s)%n", es.head().id(), Units.seconds(mounted - t0), Units.seconds(running - mounted),
+            vm.guestPort, hostPort, q.process().pid(), smallFaults ? "4 KiB" : "2 MiB", q.log());
+        out.flush();
+        q.waitForExit(fetching);
+        out.printf("QEMU exited with %d%n", q.process().exitValue());
+        out.flush();
+      } finally {
+        q.stop();
+        hook.close();
       }
     } finally {
-      if (trace != null) {
-        trace.close();
-      }
       finished.countDown();
     }
     return 0;

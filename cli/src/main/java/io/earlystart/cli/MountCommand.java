@@ -1,9 +1,6 @@
 package io.earlystart.cli;
 
-import io.earlystart.fusefs.EarlyImage;
 import io.earlystart.fusefs.EarlyStart;
-import io.earlystart.fusefs.FirstTouchTrace;
-import io.earlystart.fusefs.Mounts;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -63,12 +60,12 @@ final class MountCommand implements Callable<Integer> {
     // SIGINT/SIGTERM: the hook unmounts, then waits (bounded) until this thread has closed the cache,
     // since the JVM halts as soon as its hooks return
     java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
-    java.util.concurrent.atomic.AtomicReference<Mounts> mounted = new java.util.concurrent.atomic.AtomicReference<>();
+    java.util.concurrent.atomic.AtomicReference<EarlyStart> mounted = new java.util.concurrent.atomic.AtomicReference<>();
     ShutdownHook hook = new ShutdownHook(new Thread(() -> {
-      Mounts m = mounted.get();
+      EarlyStart es = mounted.get();
       try {
-        if (m != null) {
-          m.close();
+        if (es != null) {
+          es.unmount();
         }
         finished.await(30, TimeUnit.SECONDS);
       } catch (IOException | RuntimeException e) {
@@ -88,39 +85,27 @@ final class MountCommand implements Callable<Integer> {
     return 0;
   }
 
-  private void serveUntilUnmounted(java.io.PrintWriter out, java.util.concurrent.atomic.AtomicReference<Mounts> mounted)
+  private void serveUntilUnmounted(java.io.PrintWriter out, java.util.concurrent.atomic.AtomicReference<EarlyStart> mounted)
       throws Exception {
-    FirstTouchTrace trace = early.trace();
-    EarlyImage.Touches touches = trace != null ? trace : EarlyImage.Touches.NONE;
-    Mounts.preloadAsync(); // while connecting
-    try (EarlyStart es = EarlyStart.open(early.options(base), touches)) {
-      if (trace != null) {
-        trace.begin(es.head().id(), es.head().manifest());
-      }
-      es.startStream(); // the link is busy from here on; the mount comes up meanwhile
-      try (Mounts mount = Mounts.mount(es.fileSystem(), mountPoint, early.mountOptions(), Duration.ofSeconds(30))) {
-        mounted.set(mount);
-        var m = es.head().manifest();
-        out.printf("mounted %s: overlay %s from %s, %d segments (%d already in %s)%n", mount.mountPoint(),
-            es.head().id(), early.source, m.segments().size(), es.scheduler().presentCount(), early.cacheDir);
-        out.flush();
-        es.scheduler().completion().whenComplete((v, t) -> {
-          if (t == null) {
-            System.err.println("earlystart: every segment has arrived");
-          } else {
-            System.err.println("earlystart: fetching stopped: "
-                + Main.describe(t.getCause() != null ? t.getCause() : t));
-          }
-        });
-        try {
-          mount.loopExit().get();
-        } catch (java.util.concurrent.ExecutionException e) {
-          throw new IOException("the FUSE loop of " + mountPoint + " failed: " + e.getCause(), e.getCause());
+    try (EarlyStart es = EarlyStart.open(early.options(base))) {
+      Path mp = es.mount(mountPoint, early.mountOptions(List.of()));
+      mounted.set(es);
+      var m = es.head().manifest();
+      out.printf("mounted %s: overlay %s from %s, %d segments (%d already in %s)%n", mp,
+          es.head().id(), early.source, m.segments().size(), es.scheduler().presentCount(), early.cacheDir);
+      out.flush();
+      es.scheduler().completion().whenComplete((v, t) -> {
+        if (t == null) {
+          System.err.println("earlystart: every segment has arrived");
+        } else {
+          System.err.println("earlystart: fetching stopped: "
+              + Errors.describe(t.getCause() != null ? t.getCause() : t));
         }
-      }
-    } finally {
-      if (trace != null) {
-        trace.close();
+      });
+      try {
+        es.loopExit().get();
+      } catch (java.util.concurrent.ExecutionException e) {
+        throw new IOException("the FUSE loop of " + mountPoint + " failed: " + e.getCause(), e.getCause());
       }
     }
   }
@@ -150,7 +135,7 @@ final class MountCommand implements Callable<Integer> {
       cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
       cmd.add("-cp");
       cmd.add(System.getProperty("java.class.path"));
-      cmd.add(Main.class.getName());
+      cmd.add(spec.root().userObject().getClass().getName()); // the main class, as this JVM was started
       cmd.addAll(spec.commandLine().getParseResult().originalArgs());
       cmd.add("--foreground");
       Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
@@ -162,7 +147,7 @@ final class MountCommand implements Callable<Integer> {
           String text = Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8).strip() : "";
           String lastLine = text.isEmpty() ? "exited " + p.exitValue() : text.substring(text.lastIndexOf('\n') + 1);
           spec.commandLine().getErr().println(lastLine.startsWith("earlystart: ") ? lastLine : "earlystart: " + lastLine);
-          return p.exitValue() == 0 ? Main.EXIT_ERROR : p.exitValue();
+          return p.exitValue() == 0 ? Errors.EXIT_ERROR : p.exitValue();
         }
         if (Files.exists(log) && Files.readString(log, StandardCharsets.UTF_8).contains("mounted " + mountPoint)) {
           out.printf("mounted %s (pid %d, log %s); unmount with: fusermount -u %s%n", mountPoint, p.pid(), log,

@@ -1,5 +1,6 @@
 package io.earlystart.cli;
 
+import io.earlystart.overlay.base.BaseMismatchException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -113,7 +114,7 @@ final class VmConfig {
     }
     String actual = io.earlystart.overlay.io.Hex.of(d.digest());
     if (!actual.equalsIgnoreCase(expected)) {
-      throw new io.earlystart.overlay.base.BaseMismatchException(file + " is not the " + what + " this VM was booted with "
+      throw new BaseMismatchException(file + " is not the " + what + " this VM was booted with "
           + "(sha256 " + actual + ", vm.json says " + expected + ")");
     }
   }

@@ -102,11 +102,11 @@ class CliTest {
       assertArrayEquals(Files.readAllBytes(images.memory()), Files.readAllBytes(out.resolve("memory.img")));
     }
     Run same = run("reorder", overlay.toString(), "--trace", trace.toString(), "-o", overlay.toString());
-    assertEquals(Main.EXIT_ERROR, same.code, same.err);
+    assertEquals(Errors.EXIT_ERROR, same.code, same.err);
     assertTrue(same.err.contains("another file"), same.err);
     Run noTrace = run("reorder", overlay.toString(), "--trace", dir.resolve("missing.trace").toString(), "-o",
         dir.resolve("x.overlay").toString());
-    assertEquals(Main.EXIT_ERROR, noTrace.code, noTrace.err);
+    assertEquals(Errors.EXIT_ERROR, noTrace.code, noTrace.err);
     assertEquals(1, noTrace.err.strip().lines().count(), noTrace.err);
   }
 
@@ -125,7 +125,7 @@ class CliTest {
     b[b.length - 10] ^= 0x40; // inside the last segment
     Files.write(bad, b);
     Run r = run("inspect", "--verify", bad.toString());
-    assertEquals(Main.EXIT_CORRUPT, r.code);
+    assertEquals(Errors.EXIT_CORRUPT, r.code);
     assertEquals(1, r.err.strip().lines().count(), r.err);
     assertTrue(r.err.startsWith("earlystart: corrupt overlay " + bad), r.err);
     assertTrue(r.err.contains("SHA-256 mismatch"), r.err);
@@ -136,7 +136,7 @@ class CliTest {
     Path bad = dir.resolve("short.overlay");
     Files.write(bad, new byte[10]);
     Run r = run("inspect", "--verbose", bad.toString());
-    assertEquals(Main.EXIT_CORRUPT, r.code);
+    assertEquals(Errors.EXIT_CORRUPT, r.code);
     assertTrue(r.err.contains("truncated header"), r.err);
     assertTrue(r.err.contains("\tat io.earlystart"), r.err);
   }
@@ -146,7 +146,7 @@ class CliTest {
     Path out = dir.resolve("wrong");
     Run r = run("synthesize", "--base-disk", images.disk().toString(), "--base-memory",
         images.baseMemory().toString(), overlay.toString(), "-o", out.toString());
-    assertEquals(Main.EXIT_WRONG_BASE, r.code, r.err);
+    assertEquals(Errors.EXIT_WRONG_BASE, r.code, r.err);
     assertTrue(r.err.contains("wrong base disk"), r.err);
     assertFalse(Files.exists(out.resolve("disk.img")));
   }
@@ -156,7 +156,7 @@ class CliTest {
     Run r = run("create", "--base-disk", dir.resolve("nope.img").toString(), "--base-memory",
         images.baseMemory().toString(), "--disk", images.disk().toString(), "--memory", images.memory().toString(),
         "-o", dir.resolve("x.overlay").toString());
-    assertEquals(Main.EXIT_ERROR, r.code);
+    assertEquals(Errors.EXIT_ERROR, r.code);
     assertEquals("earlystart: base disk not found: " + dir.resolve("nope.img"), r.err.strip());
   }
 

@@ -39,7 +39,7 @@ class InspectIT {
       assertTrue(verified.out().contains("every SHA-256 matches"), verified.out());
 
       Run missing = CliTest.run("inspect", "es://127.0.0.1:" + server.port() + "/nope.overlay");
-      assertEquals(Main.EXIT_ERROR, missing.code(), missing.out() + missing.err());
+      assertEquals(Errors.EXIT_ERROR, missing.code(), missing.out() + missing.err());
       // the in-process server logs to the same stderr: the CLI's own words are its one "earlystart:" line
       assertEquals(java.util.List.of("earlystart: es://127.0.0.1:" + server.port() + "/nope.overlay: overlay not found"),
           missing.err().lines().filter(l -> l.startsWith("earlystart:")).toList(), missing.err());

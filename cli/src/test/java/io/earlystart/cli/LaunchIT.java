@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import io.earlystart.cli.CliTest.Run;
 import io.earlystart.fetcher.server.OverlayServer;
 import io.earlystart.fetcher.server.ServerOptions;
-import io.earlystart.fusefs.Mounts;
+import io.earlystart.fusefs.fuse.MountTable;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.net.URI;
@@ -186,7 +186,7 @@ class LaunchIT {
       for (String line; (line = l.out().readLine()) != null; ) {
         rest.append(line).append('\n');
       }
-      assertEquals(Main.EXIT_ERROR, l.process().exitValue(), rest.toString());
+      assertEquals(Errors.EXIT_ERROR, l.process().exitValue(), rest.toString());
       assertTrue(rest.toString().contains("earlystart: ") && rest.toString().contains("unreachable"), rest.toString());
       assertNothingLeft(cache, port);
     } finally {
@@ -213,7 +213,7 @@ class LaunchIT {
     try {
       assertTrue(p.waitFor(120, TimeUnit.SECONDS), "launch must stop on a corrupt overlay");
       String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      assertEquals(Main.EXIT_CORRUPT, p.exitValue(), out);
+      assertEquals(Errors.EXIT_CORRUPT, p.exitValue(), out);
       assertTrue(out.contains("earlystart: corrupt overlay"), out);
       assertNothingLeft(cache, port);
     } finally {
@@ -245,7 +245,7 @@ class LaunchIT {
       try {
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), "launch must stop when the cache disk is full");
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(Main.EXIT_ERROR, p.exitValue(), out);
+        assertEquals(Errors.EXIT_ERROR, p.exitValue(), out);
         // which write meets the full disk first is a race (a segment, or QEMU's run directory in it):
         // either way one line that says what and where
         String last = out.strip().lines().reduce((a, b) -> b).orElse("");
@@ -304,7 +304,7 @@ class LaunchIT {
         "-S", "-qmp", "unix:" + sock + ",server=on,wait=off").redirectErrorStream(true).start();
     try {
       Run c = CliTest.run("capture", "--qmp", sock.toString(), "--out", tmp.resolve("x").toString());
-      assertEquals(Main.EXIT_ERROR, c.code(), c.out() + c.err());
+      assertEquals(Errors.EXIT_ERROR, c.code(), c.out() + c.err());
       assertTrue(c.err().contains("not a shared file"), c.err());
       assertEquals(1, c.err().strip().lines().count(), c.err());
     } finally {
@@ -335,7 +335,7 @@ class LaunchIT {
     Process p = launch(served.resolve("app.overlay").toString(), vm.resolve("app/disk.img"), cache, port);
     assertTrue(p.waitFor(60, TimeUnit.SECONDS));
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertEquals(Main.EXIT_WRONG_BASE, p.exitValue(), out);
+    assertEquals(Errors.EXIT_WRONG_BASE, p.exitValue(), out);
     assertTrue(out.contains("earlystart: wrong base disk"), out);
     assertFalse(Files.exists(cache.resolve("run/qemu.log")), "QEMU must not have been started");
     assertFalse(qemuRunningOn(port), "no QEMU may be left behind");
@@ -389,7 +389,7 @@ class LaunchIT {
     try {
       assertTrue(resume.waitFor(60, TimeUnit.SECONDS), "resume must refuse the wrong initrd at once");
       String out = new String(resume.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      assertEquals(Main.EXIT_WRONG_BASE, resume.exitValue(), out);
+      assertEquals(Errors.EXIT_WRONG_BASE, resume.exitValue(), out);
       assertTrue(out.contains(wrongInitrd + " is not the initrd this VM was booted with (sha256 "), out);
       assertEquals(1, out.strip().lines().count(), out);
       assertFalse(qemuRunningOn(port), "no QEMU may be left");
@@ -408,7 +408,7 @@ class LaunchIT {
     try {
       assertTrue(launch.waitFor(60, TimeUnit.SECONDS), "launch must refuse the wrong kernel");
       String out = new String(launch.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      assertEquals(Main.EXIT_WRONG_BASE, launch.exitValue(), out);
+      assertEquals(Errors.EXIT_WRONG_BASE, launch.exitValue(), out);
       assertTrue(out.contains(kernelAsInitrd + " is not the kernel this VM was booted with"), out);
       assertNothingLeft(cache, port);
     } finally {
@@ -425,13 +425,13 @@ class LaunchIT {
     }
     Run r = CliTest.run("resume", dir.toString(), "--kernel", vm.resolve("kernel/vmlinuz").toString(), "--initrd",
         vm.resolve("initramfs.cpio.gz").toString());
-    assertEquals(Main.EXIT_ERROR, r.code(), r.err());
+    assertEquals(Errors.EXIT_ERROR, r.code(), r.err());
     assertTrue(r.err().contains(dir.resolve("vmstate").toString()), r.err());
     assertEquals(1, r.err().strip().lines().count(), r.err());
   }
 
   static void assertNothingLeft(Path cache, int port) throws java.io.IOException {
-    assertFalse(Mounts.isMounted(cache.resolve("mnt")), "the mount must be gone");
+    assertFalse(MountTable.isMounted(cache.resolve("mnt")), "the mount must be gone");
     assertFalse(qemuRunningOn(port), "no QEMU may be left behind");
   }
 

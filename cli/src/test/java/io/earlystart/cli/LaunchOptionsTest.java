@@ -40,7 +40,7 @@ class LaunchOptionsTest {
     System.setProperty(NoHugePage.PROPERTY, tmp.resolve("gone.so").toString());
     try {
       CliTest.Run r = launch();
-      assertEquals(Main.EXIT_ERROR, r.code(), r.err());
+      assertEquals(Errors.EXIT_ERROR, r.code(), r.err());
       assertTrue(r.err().contains("gone.so") && r.err().contains("--ram-faults 2m"), r.err());
       assertEquals(1, r.err().strip().lines().count(), r.err());
     } finally {

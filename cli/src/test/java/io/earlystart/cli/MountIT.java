@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.earlystart.cli.CliTest.Run;
 import io.earlystart.cli.example.ExampleImages;
-import io.earlystart.fusefs.Mounts;
+import io.earlystart.fusefs.fuse.MountTable;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -50,7 +50,7 @@ class MountIT {
 
   @AfterEach
   void unmount() throws Exception {
-    if (mnt != null && Mounts.isMounted(mnt)) {
+    if (mnt != null && MountTable.isMounted(mnt)) {
       new ProcessBuilder("fusermount", "-u", mnt.toString()).inheritIO().start().waitFor(10, TimeUnit.SECONDS);
     }
   }
@@ -68,7 +68,7 @@ class MountIT {
     Run r = mount(overlay.toString(), images.baseDisk(), cache);
     assertEquals(0, r.code(), r.err());
     assertTrue(r.out().startsWith("mounted " + mnt.toAbsolutePath()), r.out());
-    assertTrue(Mounts.isMounted(mnt));
+    assertTrue(MountTable.isMounted(mnt));
 
     assertArrayEquals(Files.readAllBytes(images.disk()), Files.readAllBytes(mnt.resolve("disk.img")));
     assertArrayEquals(Files.readAllBytes(images.memory()), Files.readAllBytes(mnt.resolve("memory.img")));
@@ -93,7 +93,7 @@ class MountIT {
     ProcessHandle.of(Long.parseLong(pid.group(1)))
         .ifPresent(h -> assertTrue(h.onExit().orTimeout(10, TimeUnit.SECONDS).handle((v, t) -> t == null).join(),
             "the mount process did not finish: " + readQuietly(cache.resolve("mount.log"))));
-    assertFalse(Mounts.isMounted(mnt));
+    assertFalse(MountTable.isMounted(mnt));
     // it ended cleanly: no JVM crash report, and the cache's journal was folded into its snapshot at close
     assertFalse(readQuietly(cache.resolve("mount.log")).contains("A fatal error"), readQuietly(cache.resolve("mount.log")));
     assertEquals(0, Files.size(cache.resolve("journal")), readQuietly(cache.resolve("mount.log")));
@@ -138,7 +138,7 @@ class MountIT {
         rest.append(l).append('\n');
       }
       assertTrue(rest.toString().contains("unmounted " + mnt.toAbsolutePath()), rest.toString());
-      assertFalse(Mounts.isMounted(mnt));
+      assertFalse(MountTable.isMounted(mnt));
 
       Run again = mount(overlay.toString(), images.baseDisk(), cache);
       assertEquals(0, again.code(), again.err());
@@ -155,10 +155,10 @@ class MountIT {
   @Test
   void wrongBaseIsOneLineAndExitFour() throws Exception {
     Run r = mount(overlay.toString(), images.baseMemory(), tmp.resolve("cache"));
-    assertEquals(Main.EXIT_WRONG_BASE, r.code(), r.out() + r.err());
+    assertEquals(Errors.EXIT_WRONG_BASE, r.code(), r.out() + r.err());
     assertEquals(1, r.err().strip().lines().count(), r.err());
     assertTrue(r.err().startsWith("earlystart: wrong base disk"), r.err());
-    assertFalse(Mounts.isMounted(mnt));
+    assertFalse(MountTable.isMounted(mnt));
   }
 
   @Test
@@ -172,10 +172,10 @@ class MountIT {
       f.write(b ^ 0x40);
     }
     Run r = mount(bad.toString(), images.baseDisk(), tmp.resolve("cache"));
-    assertEquals(Main.EXIT_CORRUPT, r.code(), r.out() + r.err());
+    assertEquals(Errors.EXIT_CORRUPT, r.code(), r.out() + r.err());
     assertEquals(1, r.err().strip().lines().count(), r.err());
     assertTrue(r.err().contains("corrupt overlay"), r.err());
-    assertFalse(Mounts.isMounted(mnt));
+    assertFalse(MountTable.isMounted(mnt));
   }
 
   @Test
@@ -183,19 +183,19 @@ class MountIT {
     Path cache = Files.createDirectories(tmp.resolve("cache"));
     Files.writeString(cache.resolve("overlay-id"), "00".repeat(32) + "\n");
     Run r = mount(overlay.toString(), images.baseDisk(), cache);
-    assertEquals(Main.EXIT_ERROR, r.code(), r.out() + r.err());
+    assertEquals(Errors.EXIT_ERROR, r.code(), r.out() + r.err());
     assertTrue(r.err().contains("holds overlay 0000"), r.err());
-    assertFalse(Mounts.isMounted(mnt));
+    assertFalse(MountTable.isMounted(mnt));
   }
 
   @Test
   void unreachableSourceFailsWithinTheOpenTimeout() throws Exception {
     long t0 = System.nanoTime();
     Run r = mount("es://127.0.0.1:1/app.overlay", images.baseDisk(), tmp.resolve("cache"));
-    assertEquals(Main.EXIT_ERROR, r.code(), r.out() + r.err());
+    assertEquals(Errors.EXIT_ERROR, r.code(), r.out() + r.err());
     assertEquals(1, r.err().strip().lines().count(), r.err());
     assertTrue(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0) < 30);
-    assertFalse(Mounts.isMounted(mnt));
+    assertFalse(MountTable.isMounted(mnt));
   }
 
   /**
@@ -214,7 +214,7 @@ class MountIT {
       long t0 = System.nanoTime();
       Run status = CliTest.run("status", "--timeout", "2s", mnt.toString());
       long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
-      assertEquals(Main.EXIT_ERROR, status.code(), status.out() + status.err());
+      assertEquals(Errors.EXIT_ERROR, status.code(), status.out() + status.err());
       assertTrue(status.err().contains(mnt.resolve("status") + " did not answer within 2.00 s"), status.err());
       assertEquals(1, status.err().strip().lines().count(), status.err());
       assertTrue(took < 5_000, "status took " + took + " ms");

@@ -4,99 +4,102 @@ import io.earlystart.fetcher.SchedulerOptions;
 import io.earlystart.fetcher.SegmentScheduler;
 import io.earlystart.fetcher.SegmentSource;
 import io.earlystart.fetcher.Sources;
-import io.earlystart.overlay.base.BaseCheck;
-import io.earlystart.overlay.format.Attachment;
+import io.earlystart.fusefs.fuse.FuseMount;
+import io.earlystart.fusefs.fuse.ImageFs;
+import io.earlystart.fusefs.image.EarlyImage;
+import io.earlystart.fusefs.image.EarlyImages;
+import io.earlystart.fusefs.image.FirstTouchTrace;
 import io.earlystart.overlay.format.Image;
-import io.earlystart.overlay.format.Manifest;
 import io.earlystart.overlay.format.OverlayHead;
-import io.earlystart.overlay.format.PayloadRefs;
 import io.earlystart.overlay.io.Closer;
 import java.io.Closeable;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.BitSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import org.roaringbitmap.RoaringBitmap;
+import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The early-started images of one overlay, ready to mount: connects to the source (head only),
- * checks the bases, opens the cache directory (resuming what an earlier mount applied or the guest
- * wrote), fetches the attachments, and builds {@code disk.img}, {@code memory.img}, {@code vmstate},
- * {@code vm.json} and a live {@code status}. The background stream starts with {@link #startStream()}
- * (launch and mount call it just before mounting: the link is busy while the mount and QEMU come up).
+ * Early start of one overlay: the one way to mount it, for the CLI ({@code mount}, {@code launch}), the
+ * benchmarks and the tests alike. It owns the order of the steps and everything they make:
  *
- * <p>Thread-safe after {@link #open}. Owns the scheduler, the source, the cache state and the base
- * channels; {@link #close()} (after unmount) stops fetching and checkpoints the cache.
+ * <ol>
+ *   <li>{@link #open}: the FUSE binding starts loading, the source is connected and the overlay's head
+ *       verified, the bases checked, the cache directory opened (what an earlier mount applied or the
+ *       guest wrote is restored), the attachments fetched (or taken from the cache), and the
+ *       first-touch trace begun if one is asked for. A caller may look at the head and the attachments
+ *       now (launch reads {@code vm.json}) before anything is mounted.
+ *   <li>{@link #mount}: the background stream starts (the link is busy from here on), then the images
+ *       are mounted while it streams; demands are served from the moment the head has arrived.
+ *   <li>{@link #close()}: unmounts, stops fetching, checkpoints the cache, closes the trace.
+ * </ol>
+ *
+ * <p>Thread-safe after {@link #open}; {@link #unmount()} may come from a shutdown hook.
  */
 public final class EarlyStart implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(EarlyStart.class);
+  private static final Duration READY = Duration.ofSeconds(30);
 
   /**
    * @param diskWait how long a disk.img read may wait for its segment before it fails with EIO
    * @param memoryWait how long a memory.img read may wait (an error there kills QEMU): also how long
    *     the source may stay unreachable before fetching gives up
+   * @param traceOut where to record the first touch of every chunk (an access trace), or null
    */
   public record Options(Path baseDisk, Path baseMemory, String source, Path cacheDir, Duration diskWait,
-      Duration memoryWait, SchedulerOptions scheduler) {
+      Duration memoryWait, SchedulerOptions scheduler, Path traceOut) {
     public static Options of(Path baseDisk, Path baseMemory, String source, Path cacheDir) {
       return new Options(baseDisk, baseMemory, source, cacheDir, Duration.ofSeconds(30), Duration.ofHours(1),
-          SchedulerOptions.DEFAULTS);
+          SchedulerOptions.DEFAULTS, null);
     }
 
     public Options withWaits(Duration disk, Duration memory) {
-      return new Options(baseDisk, baseMemory, source, cacheDir, disk, memory, scheduler);
+      return new Options(baseDisk, baseMemory, source, cacheDir, disk, memory, scheduler, traceOut);
     }
 
     public Options withScheduler(SchedulerOptions s) {
-      return new Options(baseDisk, baseMemory, source, cacheDir, diskWait, memoryWait, s);
+      return new Options(baseDisk, baseMemory, source, cacheDir, diskWait, memoryWait, s, traceOut);
+    }
+
+    /** Records the first touch of every chunk into {@code file} ({@code --trace-out}); null for none. */
+    public Options withTrace(Path file) {
+      return new Options(baseDisk, baseMemory, source, cacheDir, diskWait, memoryWait, scheduler, file);
     }
   }
 
   private final Options options;
   private final SegmentSource source;
   private final SegmentScheduler scheduler;
-  private final List<Closeable> owned = new ArrayList<>();
+  private final FirstTouchTrace trace;
   private final long openedNanos = System.nanoTime();
   private volatile long streamStartNanos;
   private volatile long streamEndNanos;
   private OverlayHead head;
-  private CacheState state;
-  private EarlyImage[] images;
-  private OverlayApplier applier;
-  private final Map<String, byte[]> attachments = new LinkedHashMap<>();
-  private final Waits[] waits = {new Waits(), new Waits()};
-  private int appliedAtOpen;
+  private EarlyImages images;
+  // guarded by this
+  private FuseMount mount;
+  private boolean closed;
 
   private EarlyStart(Options options, SegmentSource source) {
     this.options = options;
     this.source = source;
+    this.trace = options.traceOut() != null ? new FirstTouchTrace(options.traceOut()) : null;
     SchedulerOptions so = options.scheduler().withGiveUpAfter(options.memoryWait());
-    this.scheduler = new SegmentScheduler(source, (seg, frame) -> applier.apply(seg, frame), so, new BitSet());
+    this.scheduler = new SegmentScheduler(source, (seg, frame) -> images.apply(seg, frame), so, new BitSet());
   }
 
-  /**
-   * Everything up to the mount; see the class comment.
-   *
-   * @param touches told of every chunk the guest touches (trace recording), or {@link EarlyImage.Touches#NONE}
-   */
-  public static EarlyStart open(Options options, EarlyImage.Touches touches) throws IOException,
-      InterruptedException {
-    SegmentSource src = Sources.open(options.source());
-    EarlyStart es = new EarlyStart(options, src);
+  /** Everything up to the mount; see the class comment. */
+  public static EarlyStart open(Options options) throws IOException, InterruptedException {
+    FuseMount.preloadAsync(); // while connecting
+    EarlyStart es = new EarlyStart(options, Sources.open(options.source()));
     try {
-      es.init(touches);
+      es.init();
       return es;
     } catch (IOException | InterruptedException | RuntimeException | Error e) {
       try {
@@ -108,96 +111,23 @@ public final class EarlyStart implements Closeable {
     }
   }
 
-  private void init(EarlyImage.Touches touches) throws IOException, InterruptedException {
+  private void init() throws IOException, InterruptedException {
     long t0 = System.nanoTime();
     head = scheduler.connect();
     long connected = System.nanoTime();
-    Manifest m = head.manifest();
-    Path[] basePaths = {options.baseDisk(), options.baseMemory()};
-    FileChannel[] bases = new FileChannel[2];
-    long[] baseSizes = new long[2];
-    for (Image image : Image.values()) {
-      Path p = basePaths[image.ordinal()];
-      try {
-        bases[image.ordinal()] = FileChannel.open(p, StandardOpenOption.READ);
-      } catch (NoSuchFileException e) {
-        throw new NoSuchFileException(p.toString(), null, image.baseName + " not found");
-      }
-      owned.add(bases[image.ordinal()]);
-      baseSizes[image.ordinal()] = bases[image.ordinal()].size();
-    }
-    ExecutorService pool = Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "earlystart-base-check");
-      t.setDaemon(true);
-      return t;
-    });
-    try {
-      BaseCheck.check(m, basePaths, baseSizes, pool);
-    } finally {
-      pool.shutdownNow();
-    }
-    long checked = System.nanoTime();
-    state = CacheState.open(options.cacheDir(), head.id(),
-        new long[] {m.imageSize(Image.DISK), m.imageSize(Image.MEMORY)});
-    owned.add(state);
-    images = new EarlyImage[2];
-    for (Image image : Image.values()) {
-      images[image.ordinal()] = new EarlyImage(image, m, bases, baseSizes, state, scheduler::demand,
-          image == Image.DISK ? options.diskWait() : options.memoryWait(), waits[image.ordinal()], touches,
-          source.describe());
-    }
-    applier = new OverlayApplier(images, PayloadRefs.of(m), state, source.describe());
-    owned.add(applier);
-    RoaringBitmap applied = state.applied();
-    BitSet present = new BitSet(m.segments().size());
-    applied.forEach((org.roaringbitmap.IntConsumer) i -> {
-      if (i >= 0 && i < m.segments().size()) {
-        present.set(i);
-        applier.markPresent(m.segments().get(i));
-      }
-    });
-    appliedAtOpen = present.cardinality();
-    for (Image image : Image.values()) {
-      EarlyImage img = images[image.ordinal()];
-      RoaringBitmap written = state.written(image);
-      img.written.setAll(written);
-      img.present.setAll(written);
-    }
-    scheduler.assumePresent(present);
+    images = EarlyImages.open(head, new Path[] {options.baseDisk(), options.baseMemory()}, options.cacheDir(),
+        scheduler::demand, options.diskWait(), options.memoryWait(), trace != null ? trace : EarlyImage.Touches.NONE,
+        source.describe());
+    scheduler.assumePresent(images.appliedAtOpen());
     long cached = System.nanoTime();
-    loadAttachments(m);
-    LOG.debug("open: connect and head {} ms, base check {} ms, cache state {} ms, attachments {} ms",
-        (connected - t0) / 1_000_000, (checked - connected) / 1_000_000, (cached - checked) / 1_000_000,
-        (System.nanoTime() - cached) / 1_000_000);
-    LOG.info("overlay {} from {}: {} of {} segments in the cache {}", head.id(), source.describe(), appliedAtOpen,
-        m.segments().size(), options.cacheDir());
-  }
-
-  /** Attachments are small and needed first: fetched once, kept in the cache directory. */
-  private void loadAttachments(Manifest m) throws IOException {
-    for (Attachment a : m.attachments()) {
-      Path kept = options.cacheDir().resolve("attachment." + a.name());
-      byte[] bytes = null;
-      if (Files.isRegularFile(kept) && Files.size(kept) == a.rawLength()) {
-        bytes = Files.readAllBytes(kept);
-      }
-      if (bytes == null) {
-        bytes = scheduler.attachment(a);
-        CacheState.writeAtomically(kept, bytes);
-      }
-      attachments.put(a.name(), bytes);
+    images.loadAttachments(head.manifest(), scheduler::attachment);
+    if (trace != null) {
+      trace.begin(head.id(), head.manifest());
     }
-  }
-
-  /** Whether the overlay carries attachment {@code name}. */
-  public boolean hasAttachment(String name) {
-    return attachments.containsKey(name);
-  }
-
-  /** The bytes of attachment {@code name} (vmstate, vm.json), or null if the overlay has none. */
-  public byte[] attachment(String name) {
-    byte[] b = attachments.get(name);
-    return b == null ? null : b.clone();
+    LOG.debug("open: connect and head {} ms, bases and cache {} ms, attachments {} ms",
+        (connected - t0) / 1_000_000, (cached - connected) / 1_000_000, (System.nanoTime() - cached) / 1_000_000);
+    LOG.info("overlay {} from {}: {} of {} segments in the cache {}", head.id(), source.describe(),
+        images.appliedAtOpen().cardinality(), head.manifest().segments().size(), options.cacheDir());
   }
 
   /** The overlay's head (header and manifest). */
@@ -205,46 +135,99 @@ public final class EarlyStart implements Closeable {
     return head;
   }
 
-  public EarlyImage image(Image image) {
-    return images[image.ordinal()];
+  /** Whether the overlay carries attachment {@code name}. */
+  public boolean hasAttachment(String name) {
+    return images.attachment(name) != null;
   }
 
+  /** The bytes of attachment {@code name} (vmstate, vm.json), or null if the overlay has none. */
+  public byte[] attachment(String name) {
+    return images.attachment(name);
+  }
+
+  /** The image the guest sees (also without a mount: tests and benchmarks read it directly). */
+  public EarlyImage image(Image image) {
+    return images.image(image);
+  }
+
+  /** The scheduler that fetches the segments: its counters, its completion (or the error that stopped it). */
   public SegmentScheduler scheduler() {
     return scheduler;
   }
 
-  /** The file system to mount: disk.img, memory.img, the attachments, and status. */
-  public ImageFs fileSystem() {
-    Map<String, ReadableImage> files = new LinkedHashMap<>();
-    files.put(Image.DISK.fileName, images[0]);
-    files.put(Image.MEMORY.fileName, images[1]);
-    for (Map.Entry<String, byte[]> e : attachments.entrySet()) {
-      files.put(e.getKey(), new BytesImage(e.getValue()));
+  /** Adds a named mark (such as "resumed") to the first-touch trace; nothing without one. */
+  public void mark(String label) {
+    if (trace != null) {
+      trace.mark(label);
     }
-    return new ImageFs(files, Map.of("status", () -> statusJson().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
   }
 
-  /** Starts the background stream (demands are served before it, too). */
-  public void startStream() {
+  /**
+   * Starts the background stream, then mounts the images at {@code mountPoint} (a stale mount there is
+   * removed first) and returns once the mount answers. Once per instance.
+   *
+   * @param fuseOptions libfuse options ({@code MountOptions.writable(extra)} for an early-start mount)
+   * @return the absolute mount point
+   */
+  public synchronized Path mount(Path mountPoint, List<String> fuseOptions) throws IOException {
+    if (mount != null) {
+      throw new IllegalStateException("already mounted at " + mount.mountPoint());
+    }
     streamStartNanos = System.nanoTime();
     scheduler.completion().whenComplete((v, t) -> streamEndNanos = System.nanoTime());
-    scheduler.startStream();
+    scheduler.startStream(); // the link is busy from here on; the mount comes up meanwhile
+    ImageFs fs = new ImageFs(images.files(), Map.of("status", () -> statusJson().getBytes(StandardCharsets.UTF_8)));
+    mount = FuseMount.mount(fs, mountPoint, fuseOptions, READY);
+    return mount.mountPoint();
+  }
+
+  /**
+   * Completes when the FUSE loop has ended: after {@link #unmount()}, or when someone else unmounted
+   * ({@code fusermount -u}); exceptionally if the loop failed.
+   */
+  public synchronized CompletableFuture<Void> loopExit() {
+    if (mount == null) {
+      throw new IllegalStateException("not mounted");
+    }
+    return mount.loopExit();
+  }
+
+  /** Unmounts, if mounted; fetching goes on until {@link #close()}. Idempotent; any thread. */
+  public void unmount() throws IOException {
+    FuseMount m;
+    synchronized (this) {
+      m = mount;
+    }
+    if (m != null) {
+      m.close();
+    }
   }
 
   /** The live status, as the mount's {@code status} file shows it (JSON). */
   public String statusJson() {
-    return Status.json(head, scheduler, source.describe(), waits, images, appliedAtOpen, openedNanos,
-        streamStartNanos, streamEndNanos);
+    return images.statusJson(head, scheduler, openedNanos, streamStartNanos, streamEndNanos);
   }
 
-  /** Stops fetching, checkpoints and closes the cache, closes the bases and the source. Idempotent. */
+  /** Unmounts, stops fetching, checkpoints and closes the cache, closes the source and the trace. Idempotent. */
   @Override
   public void close() throws IOException {
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+    }
+    IOException first = null;
+    try {
+      unmount();
+    } catch (IOException e) {
+      first = e;
+    }
     scheduler.close();
-    List<Closeable> all = new ArrayList<>(owned);
-    all.add(source);
-    java.util.Collections.reverse(all);
-    owned.clear();
-    Closer.closeAll(all);
+    List<Closeable> rest = new ArrayList<>();
+    rest.add(source);
+    rest.add(images);
+    rest.add(trace);
+    Closer.closeAll(first, rest.toArray(new Closeable[0]));
   }
 }

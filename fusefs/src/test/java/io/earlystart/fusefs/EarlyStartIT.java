@@ -9,6 +9,10 @@ import static org.junit.jupiter.api.Assertions.fail;
 import io.earlystart.fetcher.SchedulerOptions;
 import io.earlystart.fetcher.server.OverlayServer;
 import io.earlystart.fetcher.server.ServerOptions;
+import io.earlystart.fusefs.fuse.MountOptions;
+import io.earlystart.fusefs.fuse.MountTable;
+import io.earlystart.fusefs.image.CacheState;
+import io.earlystart.fusefs.image.EarlyImage;
 import io.earlystart.overlay.RandomPair;
 import io.earlystart.overlay.create.CreateOptions;
 import io.earlystart.overlay.create.OverlayCreator;
@@ -48,7 +52,7 @@ import org.roaringbitmap.RoaringBitmap;
  */
 @Timeout(120)
 class EarlyStartIT {
-  static final List<String> MOUNT_OPTIONS = Mounts.writableOptions(List.of());
+  static final List<String> MOUNT_OPTIONS = MountOptions.writable(List.of());
   private static final int CS = 4096;
   private static final int SEGMENT = 32 << 10;
 
@@ -103,14 +107,13 @@ class EarlyStartIT {
 
   /** Opens and mounts; both are closed after the test (mount first). */
   private EarlyStart mount(EarlyStart.Options o, Path mnt) throws Exception {
-    EarlyStart es = EarlyStart.open(o, EarlyImage.Touches.NONE);
+    EarlyStart es = EarlyStart.open(o);
     open.add(es);
-    Mounts m = Mounts.mount(es.fileSystem(), mnt, MOUNT_OPTIONS, Duration.ofSeconds(10));
+    es.mount(mnt, MOUNT_OPTIONS);
     open.add(() -> {
-      m.close();
-      assertFalse(Mounts.isMounted(mnt), "still mounted: " + mnt);
+      es.unmount();
+      assertFalse(MountTable.isMounted(mnt), "still mounted: " + mnt);
     });
-    es.startStream();
     return es;
   }
 
@@ -237,7 +240,9 @@ class EarlyStartIT {
 
   @Test
   void killedMidStreamThenRemountedFinishesWithWritesAndNoRefetch() throws Exception {
-    OverlayServer server = serve(2_000_000 / 8, Duration.ofMillis(2), 0); // 2 Mbit/s
+    // 1 Mbit/s: the whole overlay takes about 5 s, so the stream, which starts before the child's mount
+    // (EarlyStart.mount), is still running when the write comes and the child is killed
+    OverlayServer server = serve(1_000_000 / 8, Duration.ofMillis(2), 0);
     Path cache = tmp.resolve("cache");
     Path mnt = Files.createDirectory(tmp.resolve("mnt"));
     Process p = start(MountMain.class, pair.baseDisk.toString(), pair.baseMemory.toString(), source(server),
@@ -262,14 +267,17 @@ class EarlyStartIT {
       assertTrue(p.waitFor(10, TimeUnit.SECONDS));
     }
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-    while (Mounts.isMounted(mnt)) { // auto_unmount's helper removes it
+    while (MountTable.isMounted(mnt)) { // auto_unmount's helper removes it
       assertTrue(System.nanoTime() < deadline, "a killed mount must not stay mounted");
       Thread.sleep(10);
     }
     int total = server.segmentsSent("app.overlay").length;
     RoaringBitmap applied;
-    try (CacheState state = CacheState.open(cache, EarlyStart.open(options(source(server), tmp.resolve("probe")),
-        EarlyImage.Touches.NONE).head().id(), new long[] {disk.length, memory.length})) {
+    String id;
+    try (EarlyStart probe = EarlyStart.open(options(source(server), tmp.resolve("probe")))) {
+      id = probe.head().id();
+    }
+    try (CacheState state = CacheState.open(cache, id, new long[] {disk.length, memory.length})) {
       applied = state.applied();
     }
     assertTrue(applied.getCardinality() > 0 && applied.getCardinality() < total,
@@ -299,7 +307,7 @@ class EarlyStartIT {
       p.destroyForcibly();
       assertTrue(p.waitFor(10, TimeUnit.SECONDS));
     }
-    assertTrue(Mounts.isMounted(mnt), "without auto_unmount a killed daemon leaves its mount");
+    assertTrue(MountTable.isMounted(mnt), "without auto_unmount a killed daemon leaves its mount");
     IOException stale = org.junit.jupiter.api.Assertions.assertThrows(IOException.class,
         () -> Files.readAllBytes(mnt.resolve("vm.json")));
     assertTrue(String.valueOf(stale.getMessage()).contains("not connected"), stale.toString());
@@ -352,7 +360,7 @@ class EarlyStartIT {
   }
 
   /**
-   * Reads that wait hold a worker each, so the loop must start more ({@link FuseLoop}): with 12 reads
+   * Reads that wait hold a worker each, so the loop must start more ({@code FuseLoop}): with 12 reads
    * waiting for a source that is gone (the kernel passes on at most 12 page-cache reads at a time, its
    * default {@code max_background}), the status file still answers at once. (A page-cache read of an
    * arrived chunk does not: it queues in the kernel behind those 12, whichever loop serves; FUSE.md.)
@@ -404,7 +412,7 @@ class EarlyStartIT {
         return c;
       }
     }
-    throw new AssertionError("every chunk of " + image.image + " has arrived already");
+    throw new AssertionError("every chunk of " + image.fileName() + " has arrived already");
   }
 
   private static byte[] read(Path file, long off, int len) throws IOException {

@@ -10,10 +10,10 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
 
 /** What a real FUSE mount needs; missing pieces fail the test under CI=true and skip it elsewhere. */
-final class FuseRequirement {
+public final class FuseRequirement {
   private FuseRequirement() {}
 
-  static void check() {
+  public static void check() {
     List<String> missing = new ArrayList<>();
     Path dev = Path.of("/dev/fuse");
     if (!Files.exists(dev) || !Files.isReadable(dev) || !Files.isWritable(dev)) {

@@ -18,13 +18,12 @@ public final class MountMain {
     EarlyStart.Options o = EarlyStart.Options.of(Path.of(args[0]), Path.of(args[1]), args[2], Path.of(args[3]))
         .withWaits(Duration.ofSeconds(30), Duration.ofSeconds(30))
         .withScheduler(SchedulerOptions.DEFAULTS.withWindowBytes(64 << 10));
-    EarlyStart es = EarlyStart.open(o, EarlyImage.Touches.NONE);
+    EarlyStart es = EarlyStart.open(o);
     java.util.List<String> options = new java.util.ArrayList<>(EarlyStartIT.MOUNT_OPTIONS);
     if (args.length > 5 && args[5].equals("no-auto-unmount")) {
       options.remove("auto_unmount");
     }
-    Mounts.mount(es.fileSystem(), Path.of(args[4]), options, Duration.ofSeconds(10));
-    es.startStream();
+    es.mount(Path.of(args[4]), options);
     System.out.println("ready");
     System.out.flush();
     Thread.sleep(Long.MAX_VALUE);

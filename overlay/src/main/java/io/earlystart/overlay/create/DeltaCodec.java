@@ -3,10 +3,9 @@ package io.earlystart.overlay.create;
 import com.github.luben.zstd.ZstdCompressCtx;
 import com.github.luben.zstd.ZstdDictContentType;
 import io.earlystart.overlay.format.Manifest;
-import io.earlystart.overlay.synthesize.DeltaDecoder;
 
 /**
- * Encodes DELTA payloads ({@link DeltaDecoder} decodes them): a chunk compressed by zstd with the base chunk at the same offset as raw-content
+ * Encodes DELTA payloads ({@link io.earlystart.overlay.synthesize.SegmentWriter} decodes them): a chunk compressed by zstd with the base chunk at the same offset as raw-content
  * dictionary, as a magicless frame without checksum or dictionary id (the segment's SHA-256 already
  * covers it). One instance per thread: it owns three native compression contexts. Not thread-safe.
  */

@@ -4,7 +4,6 @@ import com.github.luben.zstd.Zstd;
 import com.github.luben.zstd.ZstdCompressCtx;
 import com.github.luben.zstd.ZstdDecompressCtx;
 import com.github.luben.zstd.ZstdException;
-import io.earlystart.overlay.create.DeltaCodec;
 
 /**
  * The bytes of one segment: an independent zstd frame whose content is
@@ -14,8 +13,8 @@ import io.earlystart.overlay.create.DeltaCodec;
  * </pre>
  *
  * A DATA payload is the chunk's bytes; a DELTA payload is a magicless zstd frame of the chunk made
- * with the base chunk at the same offset as raw-content dictionary (see {@link DeltaCodec}).
- * Stateless; thread-safe.
+ * with the base chunk at the same offset as raw-content dictionary (made by {@code create.DeltaCodec},
+ * decoded by {@code synthesize.SegmentWriter}). Stateless; thread-safe.
  */
 public final class SegmentCodec {
   private SegmentCodec() {}

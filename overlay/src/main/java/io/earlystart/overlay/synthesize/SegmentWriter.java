@@ -1,5 +1,8 @@
 package io.earlystart.overlay.synthesize;
 
+import com.github.luben.zstd.ZstdDecompressCtx;
+import com.github.luben.zstd.ZstdDictContentType;
+import com.github.luben.zstd.ZstdException;
 import io.earlystart.overlay.format.ChunkRef;
 import io.earlystart.overlay.format.CorruptOverlayException;
 import io.earlystart.overlay.format.Manifest;
@@ -9,14 +12,20 @@ import io.earlystart.overlay.format.SegmentCodec;
 import java.io.IOException;
 
 /**
- * Writes one decoded segment into the chunks that use its payloads: the one walk that {@code synthesize}
- * (into new image files) and the early-start applier (into the mount's cache files) share. DATA payloads
- * of consecutive chunks lie back to back in the body (stream order follows offsets within a segment), so
- * they go out as one write per run; DELTA payloads are decoded against the base chunk at the same offset.
+ * Puts one verified segment into the chunks that use its payloads: decompresses and parses the frame
+ * ({@link SegmentCodec#decode}), decodes DELTA payloads against the base chunk at the same offset, and
+ * writes every chunk to its image's {@link Target}. The one walk that {@code synthesize} (into new image
+ * files) and the early-start mount (into its cache files) share. DATA payloads of consecutive chunks lie
+ * back to back in the body (stream order follows offsets within a segment), so they go out as one write
+ * per run.
  *
- * <p>Not thread-safe: one instance per applying thread (it owns two chunk-sized scratch buffers).
+ * <p>A DELTA payload (made by {@code create.DeltaCodec}) is a magicless zstd frame without checksum or
+ * dictionary id, with the base chunk at the same offset as raw-content dictionary.
+ *
+ * <p>Not thread-safe: one instance per applying thread. It owns two native zstd contexts and two
+ * chunk-sized buffers; {@link #close()} frees the contexts.
  */
-public final class SegmentWriter {
+public final class SegmentWriter implements AutoCloseable {
   private static final int CS = Manifest.CHUNK_SIZE;
 
   /** Where one image's chunks go. */
@@ -34,15 +43,25 @@ public final class SegmentWriter {
     void write(long chunk, byte[] src, int off, int len) throws IOException;
   }
 
+  private final ZstdDecompressCtx frames = new ZstdDecompressCtx();
+  private final ZstdDecompressCtx deltas = new ZstdDecompressCtx();
   private final byte[] base = new byte[CS];
   private final byte[] chunk = new byte[CS];
 
+  public SegmentWriter() {
+    deltas.setMagicless(true);
+  }
+
   /**
-   * @param targets per image (index = the image in {@link PayloadRefs#ref})
-   * @throws CorruptOverlayException when a payload does not fit its chunk
+   * Decodes {@code frame} (the bytes of {@code s}, already checked against the manifest's SHA-256) and
+   * writes its payloads into the chunks {@code refs} names.
+   *
+   * @param source the overlay's file or URL, for messages
+   * @param targets per image (index = {@link ChunkRef#image})
+   * @throws CorruptOverlayException when the frame does not decode or a payload does not fit its chunk
    */
-  public void write(String source, Segment s, SegmentCodec.Payloads payloads, PayloadRefs refs, Target[] targets,
-      DeltaDecoder delta) throws IOException {
+  public void write(String source, Segment s, byte[] frame, PayloadRefs refs, Target[] targets) throws IOException {
+    SegmentCodec.Payloads payloads = SegmentCodec.decode(frames, frame, s, source);
     byte[] body = payloads.body();
     Target run = null;
     long runChunk = 0;
@@ -60,7 +79,7 @@ public final class SegmentWriter {
         int len = target.chunkLength(c);
         if (refs.isDelta(p)) {
           target.readBase(c, base, len);
-          delta.decode(body, payloads.offset(i), payloads.length(i), base, chunk, len, source, s, p);
+          decodeDelta(body, payloads.offset(i), payloads.length(i), len, source, s, p);
           target.write(c, chunk, 0, len);
           continue;
         }
@@ -84,5 +103,27 @@ public final class SegmentWriter {
     if (run != null) {
       run.write(runChunk, body, runOff, runLen);
     }
+  }
+
+  /** Decodes the delta at {@code src[off..off+srcLen)} against {@link #base} into {@code chunk[0..len)}. */
+  private void decodeDelta(byte[] src, int off, int srcLen, int len, String source, Segment s, int payload)
+      throws CorruptOverlayException {
+    try {
+      deltas.loadDict(base, ZstdDictContentType.RAW_CONTENT);
+      int n = deltas.decompressByteArray(chunk, 0, len, src, off, srcLen);
+      if (n != len) {
+        throw new CorruptOverlayException(source + " " + s + " payload " + payload, -1,
+            "delta decodes to " + n + " bytes, chunk has " + len);
+      }
+    } catch (ZstdException e) {
+      throw new CorruptOverlayException(source + " " + s + " payload " + payload, -1,
+          "delta does not decode: " + e.getMessage());
+    }
+  }
+
+  @Override
+  public void close() {
+    frames.close();
+    deltas.close();
   }
 }

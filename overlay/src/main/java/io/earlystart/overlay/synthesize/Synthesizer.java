@@ -187,9 +187,8 @@ public final class Synthesizer {
       byte[] frame = overlay.readSegment(s);
       inFlight.acquire();
       tasks.add(pool.submit(() -> {
-        try (ZstdDecompressCtx ctx = new ZstdDecompressCtx(); DeltaDecoder delta = new DeltaDecoder()) {
-          new SegmentWriter().write(overlay.describe(), s, SegmentCodec.decode(ctx, frame, s, overlay.describe()),
-              refs, targets, delta);
+        try (SegmentWriter writer = new SegmentWriter()) {
+          writer.write(overlay.describe(), s, frame, refs, targets);
           done.addAndGet(s.length());
           return null;
         } finally {

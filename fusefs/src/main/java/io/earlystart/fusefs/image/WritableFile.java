@@ -1,13 +1,13 @@
-package io.earlystart.fusefs;
+package io.earlystart.fusefs.image;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
 /**
- * A {@link ReadableImage} the guest may also write: the size stays fixed, writes land in a local
- * cache and win over anything that arrives later. Thread-safe like {@link ReadableImage}.
+ * A {@link ReadableFile} the guest may also write: the size stays fixed, writes land in a local
+ * cache and win over anything that arrives later. Thread-safe like {@link ReadableFile}.
  */
-public interface WritableImage extends ReadableImage {
+public interface WritableFile extends ReadableFile {
 
   /**
    * Writes all of {@code src} (its remaining bytes) at {@code offset}, which must lie within the image.

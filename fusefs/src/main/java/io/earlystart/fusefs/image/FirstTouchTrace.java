@@ -1,4 +1,4 @@
-package io.earlystart.fusefs;
+package io.earlystart.fusefs.image;
 
 import io.earlystart.ordering.TraceWriter;
 import io.earlystart.overlay.format.Image;

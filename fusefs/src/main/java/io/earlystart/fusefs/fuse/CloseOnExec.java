@@ -1,4 +1,4 @@
-package io.earlystart.fusefs;
+package io.earlystart.fusefs.fuse;
 
 import java.io.IOException;
 import java.nio.file.DirectoryStream;

@@ -1,4 +1,4 @@
-package io.earlystart.fusefs;
+package io.earlystart.fusefs.image;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -1,4 +1,4 @@
-package io.earlystart.fusefs;
+package io.earlystart.fusefs.image;
 
 import io.earlystart.fetcher.SegmentScheduler;
 import io.earlystart.overlay.format.Image;
@@ -30,7 +30,7 @@ final class Status {
   private Status() {}
 
   static String json(OverlayHead head, SegmentScheduler scheduler, String source, Waits[] waits,
-      EarlyImage[] images, int inCacheAtMount, long openedNanos, long streamStartNanos, long streamEndNanos) {
+      ChunkState[] chunks, int inCacheAtMount, long openedNanos, long streamStartNanos, long streamEndNanos) {
     Manifest m = head.manifest();
     SegmentScheduler.Stats st = scheduler.stats();
     int applied = scheduler.presentCount();
@@ -78,8 +78,8 @@ final class Status {
           .append(", \"errors\": ").append(x.errors()).append('}');
     }
     field(b, "waits", w.append('}').toString());
-    field(b, "guestWrittenChunks", "{\"disk\": " + images[0].written.cardinality() + ", \"memory\": "
-        + images[1].written.cardinality() + "}");
+    field(b, "guestWrittenChunks", "{\"disk\": " + chunks[0].guestChunks() + ", \"memory\": "
+        + chunks[1].guestChunks() + "}");
     b.append("  \"lastError\": ").append(last == null ? "null" : quote(String.valueOf(last.getMessage())))
         .append("\n}\n");
     return b.toString();

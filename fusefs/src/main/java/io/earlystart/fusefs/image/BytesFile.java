@@ -1,12 +1,12 @@
-package io.earlystart.fusefs;
+package io.earlystart.fusefs.image;
 
 import java.nio.ByteBuffer;
 
-/** A small read-only image held in memory (vmstate, vm.json). Immutable; thread-safe. */
-final class BytesImage implements ReadableImage {
+/** A small read-only file held in memory (an attachment: vmstate, vm.json). Immutable; thread-safe. */
+public final class BytesFile implements ReadableFile {
   private final byte[] bytes;
 
-  BytesImage(byte[] bytes) {
+  public BytesFile(byte[] bytes) {
     this.bytes = bytes;
   }
 

@@ -1,4 +1,4 @@
-package io.earlystart.fusefs;
+package io.earlystart.fusefs.image;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -11,15 +11,13 @@ import io.earlystart.overlay.create.OverlayCreator;
 import io.earlystart.overlay.format.ChunkKind;
 import io.earlystart.overlay.format.ChunkTable;
 import io.earlystart.overlay.format.Image;
-import io.earlystart.overlay.format.Manifest;
 import io.earlystart.overlay.format.OverlayFile;
-import io.earlystart.overlay.format.PayloadRefs;
+import io.earlystart.overlay.format.OverlayHead;
 import io.earlystart.overlay.format.Segment;
 import io.earlystart.overlay.io.Progress;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -37,7 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The read and write path of {@link EarlyImage} without FUSE or sockets: segments come from a real
- * overlay file through the real {@link OverlayApplier}, when the test lets them.
+ * overlay file through the real applier ({@link EarlyImages#apply}), when the test lets them.
  */
 class EarlyImageTest {
   private static final int CS = 4096;
@@ -49,10 +47,8 @@ class EarlyImageTest {
 
   @TempDir Path tmp;
   private OverlayFile file;
-  private CacheState state;
-  private FileChannel[] bases;
+  private EarlyImages early;
   private EarlyImage[] images;
-  private OverlayApplier applier;
   private final Map<Integer, CompletableFuture<Void>> pending = new ConcurrentHashMap<>();
   private final List<Integer> demanded = new CopyOnWriteArrayList<>();
   private boolean applyOnDemand = true;
@@ -68,17 +64,14 @@ class EarlyImageTest {
 
   private void open(Duration deadline) throws IOException {
     file = OverlayFile.open(overlay);
-    Manifest m = file.manifest();
-    state = CacheState.open(tmp.resolve("cache"), file.id(),
-        new long[] {m.imageSize(Image.DISK), m.imageSize(Image.MEMORY)});
-    bases = new FileChannel[] {FileChannel.open(pair.baseDisk), FileChannel.open(pair.baseMemory)};
-    long[] baseSizes = {bases[0].size(), bases[1].size()};
-    images = new EarlyImage[2];
-    for (Image image : Image.values()) {
-      images[image.ordinal()] = new EarlyImage(image, m, bases, baseSizes, state, this::demand, deadline,
-          new Waits(), EarlyImage.Touches.NONE, "test");
+    try {
+      early = EarlyImages.open(new OverlayHead(file.header(), file.manifest()),
+          new Path[] {pair.baseDisk, pair.baseMemory}, tmp.resolve("cache"), this::demand, deadline, deadline,
+          EarlyImage.Touches.NONE, "test");
+    } catch (InterruptedException e) {
+      throw new AssertionError(e);
     }
-    applier = new OverlayApplier(images, PayloadRefs.of(m), state, overlay.toString());
+    images = new EarlyImage[] {early.image(Image.DISK), early.image(Image.MEMORY)};
   }
 
   private CompletableFuture<Void> demand(int segment) {
@@ -98,7 +91,7 @@ class EarlyImageTest {
     }
     try {
       Segment s = file.manifest().segments().get(segment);
-      applier.apply(s, file.readSegment(s));
+      early.apply(s, file.readSegment(s));
       f.complete(null);
     } catch (IOException e) {
       f.completeExceptionally(e);
@@ -107,11 +100,8 @@ class EarlyImageTest {
 
   @AfterEach
   void close() throws IOException {
-    if (state != null) {
-      applier.close();
-      state.close();
-      bases[0].close();
-      bases[1].close();
+    if (early != null) {
+      early.close();
       file.close();
     }
   }
@@ -236,7 +226,7 @@ class EarlyImageTest {
   void writesOutsideTheImageAreRefused() throws IOException {
     open(Duration.ofSeconds(5));
     EarlyImage mem = images[Image.MEMORY.ordinal()];
-    assertThrows(EarlyImage.ImageBoundsException.class, () -> mem.write(mem.size() - 1, ByteBuffer.allocate(2)));
+    assertThrows(ImageBoundsException.class, () -> mem.write(mem.size() - 1, ByteBuffer.allocate(2)));
   }
 
   private long firstChunkOf(Image image, ChunkKind kind) {

@@ -1,4 +1,4 @@
-package io.earlystart.fusefs;
+package io.earlystart.fusefs.image;
 
 import io.earlystart.overlay.format.Image;
 import io.earlystart.overlay.io.Closer;
@@ -52,7 +52,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe: one monitor guards the bitmaps (RoaringBitmap is not thread-safe) and the journal.
  */
-final class CacheState implements Closeable {
+public final class CacheState implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(CacheState.class);
   private static final byte[] MAGIC = "ESCACHE1".getBytes(StandardCharsets.US_ASCII);
   static final int RECORD = 12;
@@ -107,7 +107,7 @@ final class CacheState implements Closeable {
    * @throws IOException the directory is in use by another mount, belongs to another overlay, or is
    *     damaged in a way that replay cannot repair
    */
-  static CacheState open(Path dir, String overlayId, long[] imageSizes) throws IOException {
+  public static CacheState open(Path dir, String overlayId, long[] imageSizes) throws IOException {
     return open(dir, overlayId, imageSizes, Flush.FORCE);
   }
 
@@ -181,18 +181,51 @@ final class CacheState implements Closeable {
     }
   }
 
-  /** The cache file of {@code image}; positional reads and writes only (shared by many threads). */
+  /** The cache file of {@code image}, for positional reads (shared by many threads; writes go through {@link #write}). */
   FileChannel cache(Image image) {
     return caches[image.ordinal()];
   }
 
+  /**
+   * Writes all of {@code src} into the cache file of {@code image} at {@code pos} (positional: any thread).
+   *
+   * @throws CacheFullException when the cache directory's file system has no room left
+   */
+  void write(Image image, long pos, ByteBuffer src) throws IOException {
+    FileChannel c = caches[image.ordinal()];
+    long p = pos;
+    try {
+      while (src.hasRemaining()) {
+        p += c.write(src, p);
+      }
+    } catch (IOException e) {
+      throw full(e);
+    }
+  }
+
+  /**
+   * {@code e} from a failed write, as a {@link CacheFullException} when the file system of the cache
+   * directory has less than a chunk of room left (asked of the file system: a {@code FileChannel} gives
+   * no errno), else as it is.
+   */
+  private IOException full(IOException e) {
+    try {
+      if (Files.getFileStore(dir).getUsableSpace() < 4096) {
+        return new CacheFullException(e.getMessage(), e);
+      }
+    } catch (IOException | RuntimeException probe) {
+      e.addSuppressed(probe);
+    }
+    return e;
+  }
+
   /** Segments applied so far, a copy. */
-  synchronized RoaringBitmap applied() {
+  public synchronized RoaringBitmap applied() {
     return applied.clone();
   }
 
   /** Chunks of {@code image} the guest wrote, a copy. */
-  synchronized RoaringBitmap written(Image image) {
+  public synchronized RoaringBitmap written(Image image) {
     return written[image.ordinal()].clone();
   }
 
@@ -234,8 +267,12 @@ final class CacheState implements Closeable {
     crc.reset();
     crc.update(record.array(), 0, 8);
     record.putInt((int) crc.getValue()).flip();
-    while (record.hasRemaining()) {
-      journalEnd += journal.write(record, journalEnd);
+    try {
+      while (record.hasRemaining()) {
+        journalEnd += journal.write(record, journalEnd);
+      }
+    } catch (IOException e) {
+      throw full(e);
     }
     if (++journalRecords >= CHECKPOINT_RECORDS && !checkpointRunning) {
       checkpointRunning = true;

@@ -1,4 +1,4 @@
-package io.earlystart.fusefs;
+package io.earlystart.fusefs.fuse;
 
 import java.lang.reflect.Field;
 import java.util.ArrayList;
@@ -30,7 +30,7 @@ import ru.serce.jnrfuse.struct.FuseOperations;
  * starts (up to {@link #MAX_WORKERS}), and a worker that finds more than {@link #MAX_IDLE} others idle
  * ends. A request that waits (a read of a chunk not yet fetched) holds only its worker.
  *
- * <p>Thread-safe; one loop per mount, run by {@link Mounts}.
+ * <p>Thread-safe; one loop per mount, run by {@link FuseMount}.
  */
 final class FuseLoop {
   private static final Logger LOG = LoggerFactory.getLogger(FuseLoop.class);
@@ -92,7 +92,7 @@ final class FuseLoop {
     this.bufSize = l.fuse_chan_bufsize(channel);
   }
 
-  /** Loads the binding (jnr-ffi generates it on first use); {@link Mounts#preloadAsync} calls it early. */
+  /** Loads the binding (jnr-ffi generates it on first use); {@link FuseMount#preloadAsync} calls it early. */
   static Lib lib() {
     Lib l = lib;
     if (l == null) {

@@ -1,4 +1,4 @@
-package io.earlystart.fusefs;
+package io.earlystart.fusefs.image;
 
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicInteger;

@@ -1,0 +1,44 @@
+package io.earlystart.fusefs.fuse;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class ScratchPoolTest {
+
+  @Test
+  void reusesAGivenBuffer() {
+    ScratchPool pool = new ScratchPool();
+    ScratchPool.Scratch a = pool.take();
+    pool.give(a);
+    assertSame(a, pool.take());
+    assertEquals(ScratchPool.SCRATCH_BYTES, a.buffer.capacity());
+    assertTrue(a.buffer.isDirect());
+  }
+
+  @Test
+  void concurrentTakersGetDistinctBuffersAndOverflowIsDropped() {
+    ScratchPool pool = new ScratchPool();
+    List<ScratchPool.Scratch> taken = new ArrayList<>();
+    for (int i = 0; i < ScratchPool.SLOTS + 4; i++) {
+      taken.add(pool.take());
+    }
+    Set<ScratchPool.Scratch> given = new HashSet<>(taken);
+    assertEquals(taken.size(), given.size());
+    taken.forEach(pool::give); // the 4 beyond SLOTS find no free slot: dropped, no exception
+    Set<ScratchPool.Scratch> again = new HashSet<>();
+    for (int i = 0; i < ScratchPool.SLOTS; i++) {
+      again.add(pool.take());
+    }
+    assertEquals(ScratchPool.SLOTS, again.size());
+    assertTrue(given.containsAll(again), "the pool hands back the buffers it kept");
+    assertFalse(given.contains(pool.take()), "the pool is empty now: the 4 over its slots were dropped");
+  }
+}
