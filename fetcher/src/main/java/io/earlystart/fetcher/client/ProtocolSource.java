@@ -164,9 +164,6 @@ public final class ProtocolSource implements SegmentSource {
 
   /** One connection: sends STREAM and DEMAND; the handler delivers the parts. */
   private static final class ProtocolSession implements Session {
-    /** Ranges per STREAM frame that fit {@link Frame#MAX_LENGTH} ({@code 1 + 2 + 8 * ranges}). */
-    static final int MAX_RANGES = (Frame.MAX_LENGTH - 3) / 8;
-
     private final Channel channel;
     private final ClientHandler handler;
     private final OverlayHead head;
@@ -202,8 +199,8 @@ public final class ProtocolSource implements SegmentSource {
         ranges.add(new int[] {segments[i], segments[j - 1] + 1});
         i = j;
       }
-      for (int from = 0; from < ranges.size(); from += MAX_RANGES) {
-        int n = Math.min(MAX_RANGES, ranges.size() - from);
+      for (int from = 0; from < ranges.size(); from += Frame.Stream.MAX_RANGES) {
+        int n = Math.min(Frame.Stream.MAX_RANGES, ranges.size() - from);
         int[] firsts = new int[n];
         int[] ends = new int[n];
         for (int k = 0; k < n; k++) {
