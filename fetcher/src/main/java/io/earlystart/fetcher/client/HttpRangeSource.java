@@ -1,7 +1,5 @@
 package io.earlystart.fetcher.client;
 
-import com.github.luben.zstd.Zstd;
-import com.github.luben.zstd.ZstdException;
 import io.earlystart.fetcher.SegmentSink;
 import io.earlystart.fetcher.SegmentSource;
 import io.earlystart.overlay.Attachment;
@@ -9,7 +7,6 @@ import io.earlystart.overlay.CorruptOverlayException;
 import io.earlystart.overlay.OverlayHead;
 import io.earlystart.overlay.OverlayHeader;
 import io.earlystart.overlay.Segment;
-import io.earlystart.overlay.Sha256;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -406,20 +403,7 @@ public final class HttpRangeSource implements SegmentSource {
       } finally {
         unregister(d);
       }
-      if (!Arrays.equals(Sha256.of(frame), a.sha256())) {
-        throw new CorruptOverlayException(described, at, "attachment " + a.name() + ": SHA-256 mismatch");
-      }
-      try {
-        byte[] raw = Zstd.decompress(frame, a.rawLength());
-        if (raw.length != a.rawLength()) {
-          throw new CorruptOverlayException(described, at, "attachment " + a.name() + " decompresses to "
-              + raw.length + " bytes, manifest says " + a.rawLength());
-        }
-        return raw;
-      } catch (ZstdException e) {
-        throw new CorruptOverlayException(described, at, "attachment " + a.name() + " does not decompress: "
-            + e.getMessage());
-      }
+      return Attachments.verify(a, frame, described, at);
     }
 
     private void check(int segment) {

@@ -5,12 +5,8 @@ import io.earlystart.fetcher.SegmentSource;
 import io.earlystart.fetcher.protocol.Frame;
 import io.earlystart.fetcher.protocol.FrameDecoder;
 import io.earlystart.fetcher.protocol.FrameEncoder;
-import com.github.luben.zstd.Zstd;
-import com.github.luben.zstd.ZstdException;
 import io.earlystart.overlay.Attachment;
-import io.earlystart.overlay.CorruptOverlayException;
 import io.earlystart.overlay.OverlayHead;
-import io.earlystart.overlay.Sha256;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.UnpooledByteBufAllocator;
@@ -232,20 +228,7 @@ public final class ProtocolSource implements SegmentSource {
       byte[] area = handler.attachments();
       long at = head.header().dataStart() + a.offset();
       byte[] frame = Arrays.copyOfRange(area, (int) a.offset(), (int) a.end());
-      if (!Arrays.equals(Sha256.of(frame), a.sha256())) {
-        throw new CorruptOverlayException(source(), at, "attachment " + a.name() + ": SHA-256 mismatch");
-      }
-      try {
-        byte[] raw = Zstd.decompress(frame, a.rawLength());
-        if (raw.length != a.rawLength()) {
-          throw new CorruptOverlayException(source(), at, "attachment " + a.name() + " decompresses to "
-              + raw.length + " bytes, manifest says " + a.rawLength());
-        }
-        return raw;
-      } catch (ZstdException e) {
-        throw new CorruptOverlayException(source(), at, "attachment " + a.name() + " does not decompress: "
-            + e.getMessage());
-      }
+      return Attachments.verify(a, frame, source(), at);
     }
 
     private String source() {
