@@ -203,8 +203,12 @@ public final class SegmentScheduler implements Closeable {
     }
   }
 
-  /** Completes once {@code segment} has been applied; shares one fetch with every other demand of it. */
-  public CompletableFuture<Void> demand(int segment) {
+  /**
+   * Asks for {@code segment} ahead of the stream (one DEMAND to the session) and returns a future that
+   * completes once it has been applied; every concurrent caller for one segment shares that future and
+   * that one fetch.
+   */
+  public CompletableFuture<Void> fetchNow(int segment) {
     return arrival(segment, true);
   }
 
@@ -212,7 +216,7 @@ public final class SegmentScheduler implements Closeable {
    * Completes once {@code segment} has been applied, without asking for it ahead of the stream: for a
    * reader that follows the stream (synthesize), where a demand would only reshuffle what is coming.
    */
-  public CompletableFuture<Void> streamed(int segment) {
+  public CompletableFuture<Void> whenStreamed(int segment) {
     return arrival(segment, false);
   }
 
@@ -237,14 +241,14 @@ public final class SegmentScheduler implements Closeable {
     }
   }
 
-  /** Demands {@code segment} and waits until it has been applied, at most {@code deadline}. */
-  public void await(int segment, Duration deadline) throws IOException, InterruptedException {
-    await(demand(segment), segment, deadline);
+  /** {@link #fetchNow} and wait until {@code segment} has been applied, at most {@code deadline}. */
+  public void fetchAndWait(int segment, Duration deadline) throws IOException, InterruptedException {
+    await(fetchNow(segment), segment, deadline);
   }
 
   /** Waits, at most {@code deadline}, until the stream has brought {@code segment} (no demand). */
   public void awaitStreamed(int segment, Duration deadline) throws IOException, InterruptedException {
-    await(streamed(segment), segment, deadline);
+    await(whenStreamed(segment), segment, deadline);
   }
 
   private void await(CompletableFuture<Void> f, int segment, Duration deadline)
