@@ -13,12 +13,10 @@ import java.util.BitSet;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,6 +57,7 @@ public final class SegmentScheduler implements Closeable {
   private final ExecutorService closer;
   private final Object lock = new Object();
   private final CompletableFuture<Void> all = new CompletableFuture<>();
+  private final SegmentWait waits;
 
   // guarded by lock
   private OverlayHead head;
@@ -94,6 +93,7 @@ public final class SegmentScheduler implements Closeable {
     this.applier = applier;
     this.options = options;
     this.present = (BitSet) present.clone();
+    this.waits = new SegmentWait(source.describe(), this::lastError);
     this.control = Executors.newSingleThreadScheduledExecutor(daemon("earlystart-fetch-control"));
     this.applyThread = Executors.newSingleThreadExecutor(daemon("earlystart-fetch-apply"));
     this.closer = Executors.newSingleThreadExecutor(daemon("earlystart-fetch-close"));
@@ -241,26 +241,17 @@ public final class SegmentScheduler implements Closeable {
     }
   }
 
-  /** {@link #fetchNow} and wait until {@code segment} has been applied, at most {@code deadline}. */
+  /**
+   * {@link #fetchNow} and wait until {@code segment} has been applied, at most {@code deadline}; fails
+   * as {@link SegmentWait} says.
+   */
   public void fetchAndWait(int segment, Duration deadline) throws IOException, InterruptedException {
-    await(fetchNow(segment), segment, deadline);
+    waits.await(fetchNow(segment), segment, deadline);
   }
 
   /** Waits, at most {@code deadline}, until the stream has brought {@code segment} (no demand). */
   public void awaitStreamed(int segment, Duration deadline) throws IOException, InterruptedException {
-    await(whenStreamed(segment), segment, deadline);
-  }
-
-  private void await(CompletableFuture<Void> f, int segment, Duration deadline)
-      throws IOException, InterruptedException {
-    try {
-      f.get(deadline.toNanos(), TimeUnit.NANOSECONDS);
-    } catch (TimeoutException e) {
-      throw new IOException("segment " + segment + " not fetched from " + source.describe() + " within "
-          + deadline.toMillis() + " ms" + (lastError() != null ? " (last error: " + lastError().getMessage() + ")" : ""));
-    } catch (ExecutionException e) {
-      throw asIOException(e.getCause());
-    }
+    waits.await(whenStreamed(segment), segment, deadline);
   }
 
   /** Completes when every segment has been applied, or fails with the error that stopped fetching. */
@@ -501,13 +492,6 @@ public final class SegmentScheduler implements Closeable {
     }
     failed.values().forEach(f -> f.completeExceptionally(cause));
     all.completeExceptionally(cause);
-  }
-
-  static IOException asIOException(Throwable t) {
-    if (t instanceof IOException io) {
-      return io;
-    }
-    return new IOException(t.getMessage(), t);
   }
 
   @Override
