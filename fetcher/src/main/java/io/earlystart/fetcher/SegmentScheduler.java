@@ -28,6 +28,10 @@ import org.slf4j.LoggerFactory;
  * maxAttempts} times); reconnection with exponential backoff after a lost session, asking only for
  * what is still missing. Every wait has a deadline.
  *
+ * <p>Each segment's life (asked for in the stream or by a demand, arrived, applied; rejected and asked
+ * again; forgotten with a lost session) is a {@link SegmentStates} table, changed only by its named
+ * transitions; the window counts the stream bytes asked for and not yet taken by the applier.
+ *
  * <p>Thread-safe. Segments are verified and applied on one applier thread, in arrival order; state
  * changes happen under one lock that is never held while waiting; sessions are reopened on a control
  * thread. {@link #close()} stops everything and fails what still waits.
@@ -59,20 +63,17 @@ public final class SegmentScheduler implements Closeable {
   private final CompletableFuture<Void> all = new CompletableFuture<>();
   private final SegmentWait waits;
 
+  /** Segments applied before {@link #connect()} made {@link #states}: a resumed mount's. */
+  private final BitSet presentAtStart;
+
   // guarded by lock
   private OverlayHead head;
   private Manifest manifest;
   private SegmentSource.Session session;
   private long generation;
-  private final BitSet present;
-  private final BitSet asked = new BitSet();
-  private final BitSet demanded = new BitSet();
-  /** Arrived and queued for verification and apply, from any session: not to be asked for again. */
-  private final BitSet received = new BitSet();
+  /** Null until {@link #connect()}. */
+  private SegmentStates states;
   private final Map<Integer, CompletableFuture<Void>> waiting = new HashMap<>();
-  private int[] attempts;
-  private int cursor;
-  private long inFlight;
   private long lastProgressNanos;
   private long backoffMillis;
   private Throwable lastError;
@@ -92,7 +93,7 @@ public final class SegmentScheduler implements Closeable {
     this.source = source;
     this.applier = applier;
     this.options = options;
-    this.present = (BitSet) present.clone();
+    this.presentAtStart = (BitSet) present.clone();
     this.waits = new SegmentWait(source.describe(), this::lastError);
     this.control = Executors.newSingleThreadScheduledExecutor(daemon("earlystart-fetch-control"));
     this.applyThread = Executors.newSingleThreadExecutor(daemon("earlystart-fetch-apply"));
@@ -133,7 +134,7 @@ public final class SegmentScheduler implements Closeable {
     synchronized (lock) {
       head = s.head();
       manifest = head.manifest();
-      attempts = new int[manifest.segments().size()];
+      states = new SegmentStates(manifest.segments(), presentAtStart);
       session = s;
       lastProgressNanos = System.nanoTime();
       backoffMillis = options.backoffMin().toMillis();
@@ -148,11 +149,10 @@ public final class SegmentScheduler implements Closeable {
    */
   public void assumePresent(BitSet segments) {
     synchronized (lock) {
-      if (attempts == null) {
+      if (states == null) {
         throw new IllegalStateException("not connected");
       }
-      present.or(segments);
-      present.clear(attempts.length, Math.max(attempts.length, present.length()));
+      states.assumeApplied(segments);
       finishIfComplete();
     }
   }
@@ -160,7 +160,7 @@ public final class SegmentScheduler implements Closeable {
   /** Segments applied so far, including those assumed present. */
   public int presentCount() {
     synchronized (lock) {
-      return present.cardinality();
+      return states == null ? presentAtStart.cardinality() : states.appliedCount();
     }
   }
 
@@ -222,18 +222,17 @@ public final class SegmentScheduler implements Closeable {
 
   private CompletableFuture<Void> arrival(int segment, boolean jump) {
     synchronized (lock) {
-      if (present.get(segment)) {
+      if (isPresentLocked(segment)) {
         return CompletableFuture.completedFuture(null);
       }
       if (fatal != null) {
         return CompletableFuture.failedFuture(fatal);
       }
-      if (segment < 0 || segment >= attempts.length) {
+      if (segment < 0 || segment >= states.size()) {
         return CompletableFuture.failedFuture(new IllegalArgumentException("no segment " + segment));
       }
       CompletableFuture<Void> f = waiting.computeIfAbsent(segment, k -> new CompletableFuture<>());
-      if (jump && session != null && !demanded.get(segment)) {
-        demanded.set(segment);
+      if (jump && session != null && states.demand(segment)) {
         demands++;
         session.demand(segment);
       }
@@ -261,8 +260,12 @@ public final class SegmentScheduler implements Closeable {
 
   public boolean isPresent(int segment) {
     synchronized (lock) {
-      return present.get(segment);
+      return isPresentLocked(segment);
     }
+  }
+
+  private boolean isPresentLocked(int segment) {
+    return states == null ? presentAtStart.get(segment) : states.isApplied(segment);
   }
 
   public Stats stats() {
@@ -280,31 +283,17 @@ public final class SegmentScheduler implements Closeable {
 
   /** Asks for more of the background stream while less than the window is in flight. Under lock. */
   private void topUp() {
-    if (!streaming || session == null || attempts == null) {
+    if (!streaming || session == null || states == null) {
       return;
     }
-    int n = attempts.length;
-    int[] batch = new int[16];
-    int size = 0;
-    while (inFlight < options.windowBytes() && cursor < n) {
-      int i = cursor++;
-      if (present.get(i) || asked.get(i) || demanded.get(i) || received.get(i)) {
-        continue;
-      }
-      asked.set(i);
-      inFlight += manifest.segments().get(i).length();
-      if (size == batch.length) {
-        batch = Arrays.copyOf(batch, size * 2);
-      }
-      batch[size++] = i;
-    }
-    if (size > 0) {
-      session.stream(Arrays.copyOf(batch, size));
+    int[] batch = states.streamMore(options.windowBytes());
+    if (batch.length > 0) {
+      session.stream(batch);
     }
   }
 
   private void finishIfComplete() {
-    if (attempts != null && present.cardinality() == attempts.length && !all.isDone()) {
+    if (states != null && states.complete() && !all.isDone()) {
       all.complete(null);
       if (session != null) {
         closeLater(session);
@@ -320,19 +309,14 @@ public final class SegmentScheduler implements Closeable {
       if (closed || fatal != null) {
         return;
       }
-      if (index < 0 || index >= attempts.length) {
+      if (index < 0 || index >= states.size()) {
         lost(gen, new IOException(source.describe() + " sent segment " + index + ", which does not exist"));
         return;
       }
-      if (present.get(index)) {
-        return; // a demanded segment that also came in the stream
+      if (!states.take(index)) {
+        return; // applied already: a demanded segment that also came in the stream
       }
       seg = manifest.segments().get(index);
-      if (asked.get(index)) {
-        asked.clear(index);
-        inFlight -= seg.length();
-      }
-      demanded.clear(index);
     }
     if (frame.length != seg.length() || !Arrays.equals(Sha256.of(frame), seg.sha256())) {
       rejected(seg, frame.length);
@@ -346,8 +330,7 @@ public final class SegmentScheduler implements Closeable {
     }
     CompletableFuture<Void> f;
     synchronized (lock) {
-      received.clear(index);
-      present.set(index);
+      states.applied(index);
       fetched++;
       bytes += frame.length;
       lastProgressNanos = System.nanoTime();
@@ -364,8 +347,7 @@ public final class SegmentScheduler implements Closeable {
 
   private void rejected(Segment seg, int length) {
     synchronized (lock) {
-      received.clear(seg.index());
-      int tries = ++attempts[seg.index()];
+      int tries = states.rejected(seg.index());
       retries++;
       String what = seg + " from " + source.describe() + " failed verification ("
           + (length != seg.length() ? length + " bytes" : "SHA-256 mismatch") + ")";
@@ -375,8 +357,7 @@ public final class SegmentScheduler implements Closeable {
         return;
       }
       LOG.warn("{}; fetching it again ({} of {})", what, tries, options.maxAttempts());
-      if (session != null) {
-        demanded.set(seg.index());
+      if (session != null && states.demand(seg.index())) {
         session.demand(seg.index());
       }
     }
@@ -395,10 +376,7 @@ public final class SegmentScheduler implements Closeable {
         session = null;
       }
       generation++;
-      asked.clear();
-      demanded.clear();
-      inFlight = 0;
-      cursor = 0;
+      states.lost();
       control.schedule(this::reconnect, backoffMillis, TimeUnit.MILLISECONDS);
     }
   }
@@ -445,8 +423,7 @@ public final class SegmentScheduler implements Closeable {
       reconnects++;
       backoffMillis = options.backoffMin().toMillis();
       for (Integer k : waiting.keySet()) {
-        if (!received.get(k)) {
-          demanded.set(k);
+        if (states.demand(k)) { // not when a copy that arrived is queued for the applier
           s.demand(k);
         }
       }
@@ -528,8 +505,8 @@ public final class SegmentScheduler implements Closeable {
     @Override
     public void segment(int index, byte[] frame) {
       synchronized (lock) {
-        if (attempts != null && index >= 0 && index < attempts.length && !present.get(index)) {
-          received.set(index);
+        if (states != null && index >= 0 && index < states.size()) {
+          states.arrived(index);
         }
       }
       try {
