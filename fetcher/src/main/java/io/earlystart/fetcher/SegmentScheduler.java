@@ -13,9 +13,6 @@ import java.util.BitSet;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -34,7 +31,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe. Segments are verified and applied on one applier thread, in arrival order; state
  * changes happen under one lock that is never held while waiting; sessions are reopened on a control
- * thread. {@link #close()} stops everything and fails what still waits.
+ * thread and closed on a closer thread ({@link FetchThreads}). {@link #close()} stops everything and
+ * fails what still waits.
  */
 public final class SegmentScheduler implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(SegmentScheduler.class);
@@ -51,14 +49,7 @@ public final class SegmentScheduler implements Closeable {
   private final SegmentSource source;
   private final Applier applier;
   private final SchedulerOptions options;
-  private final ScheduledExecutorService control;
-  private final ExecutorService applyThread;
-  /**
-   * Closes sessions, never under {@link #lock}: a session's close takes its own lock, which a session
-   * thread holds while it calls back into the sink (and so into {@code lock}); closing under {@code lock}
-   * deadlocked exactly there (a corrupt segment from a FileSource, rejected and given up on).
-   */
-  private final ExecutorService closer;
+  private final FetchThreads threads = new FetchThreads();
   private final Object lock = new Object();
   private final CompletableFuture<Void> all = new CompletableFuture<>();
   private final SegmentWait waits;
@@ -95,17 +86,6 @@ public final class SegmentScheduler implements Closeable {
     this.options = options;
     this.presentAtStart = (BitSet) present.clone();
     this.waits = new SegmentWait(source.describe(), this::lastError);
-    this.control = Executors.newSingleThreadScheduledExecutor(daemon("earlystart-fetch-control"));
-    this.applyThread = Executors.newSingleThreadExecutor(daemon("earlystart-fetch-apply"));
-    this.closer = Executors.newSingleThreadExecutor(daemon("earlystart-fetch-close"));
-  }
-
-  private static java.util.concurrent.ThreadFactory daemon(String name) {
-    return r -> {
-      Thread t = new Thread(r, name);
-      t.setDaemon(true);
-      return t;
-    };
   }
 
   /**
@@ -296,7 +276,7 @@ public final class SegmentScheduler implements Closeable {
     if (states != null && states.complete() && !all.isDone()) {
       all.complete(null);
       if (session != null) {
-        closeLater(session);
+        threads.closeLater(session);
         session = null;
       }
     }
@@ -372,12 +352,12 @@ public final class SegmentScheduler implements Closeable {
       LOG.warn("lost {}: {}; reconnecting", source.describe(), cause.toString());
       lastError = cause;
       if (session != null) {
-        closeLater(session);
+        threads.closeLater(session);
         session = null;
       }
       generation++;
       states.lost();
-      control.schedule(this::reconnect, backoffMillis, TimeUnit.MILLISECONDS);
+      threads.later(this::reconnect, backoffMillis);
     }
   }
 
@@ -404,18 +384,18 @@ public final class SegmentScheduler implements Closeable {
         backoffMillis = Math.min(options.backoffMax().toMillis(), Math.max(1, backoffMillis * 2));
         LOG.debug("reconnect to {} failed: {}; next try in {} ms", source.describe(), e.toString(), backoffMillis);
         if (!closed) {
-          control.schedule(this::reconnect, backoffMillis, TimeUnit.MILLISECONDS);
+          threads.later(this::reconnect, backoffMillis);
         }
       }
       return;
     }
     synchronized (lock) {
       if (closed || fatal != null || gen != generation) {
-        closeLater(s);
+        threads.closeLater(s);
         return;
       }
       if (!s.head().id().equals(head.id())) {
-        closeLater(s);
+        threads.closeLater(s);
         fail(new IOException(source.describe() + " now serves overlay " + s.head().id() + ", not " + head.id()));
         return;
       }
@@ -428,20 +408,6 @@ public final class SegmentScheduler implements Closeable {
         }
       }
       topUp();
-    }
-  }
-
-  /**
-   * Closes {@code s} on the closer thread (see {@link #closer}), or on a thread of its own once the
-   * closer is shut down: never on the caller's thread, which may hold {@link #lock}.
-   */
-  private void closeLater(SegmentSource.Session s) {
-    try {
-      closer.execute(s::close);
-    } catch (java.util.concurrent.RejectedExecutionException e) {
-      Thread t = new Thread(s::close, "earlystart-session-close");
-      t.setDaemon(true);
-      t.start();
     }
   }
 
@@ -460,7 +426,7 @@ public final class SegmentScheduler implements Closeable {
       failed = new HashMap<>(waiting);
       waiting.clear();
       if (session != null) {
-        closeLater(session);
+        threads.closeLater(session);
         session = null;
       }
     }
@@ -480,18 +446,7 @@ public final class SegmentScheduler implements Closeable {
       closed = true;
     }
     fail(new IOException("fetching from " + source.describe() + " was stopped"), false);
-    control.shutdownNow();
-    // not shutdownNow: an interrupt in the middle of an apply closes the applier's FileChannels
-    // (ClosedByInterruptException), and the cache could then not be checkpointed; queued segments
-    // return at once (closed), the one being applied finishes
-    applyThread.shutdown();
-    closer.shutdown(); // the sessions queued for closing are still closed
-    try {
-      applyThread.awaitTermination(10, TimeUnit.SECONDS);
-      closer.awaitTermination(10, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    threads.shutdown(); // the segment being applied finishes, uninterrupted
   }
 
   /** Routes one session's callbacks, tagged with its generation so a dead session's late calls are ignored. */
@@ -509,11 +464,7 @@ public final class SegmentScheduler implements Closeable {
           states.arrived(index);
         }
       }
-      try {
-        applyThread.execute(() -> onSegment(gen, index, frame));
-      } catch (java.util.concurrent.RejectedExecutionException e) {
-        // closed
-      }
+      threads.apply(() -> onSegment(gen, index, frame));
     }
 
     @Override
