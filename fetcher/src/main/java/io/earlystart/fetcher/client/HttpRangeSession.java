@@ -12,7 +12,6 @@ import java.io.InterruptedIOException;
 import java.net.http.HttpClient;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.BitSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -31,8 +30,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * SegmentSink#failed}.
  *
  * <p>Thread-safe. The session owns its threads and every {@link HttpDeadline} in flight ({@link
- * #close} aborts them); sink calls happen under one lock, and none starts once the session is closed
- * or dead.
+ * #close} aborts them); its {@link GuardedSink} makes sure no sink call starts once the session is
+ * closed or dead.
  */
 final class HttpRangeSession implements Session {
   /** Most bytes one stream request asks for. */
@@ -43,7 +42,7 @@ final class HttpRangeSession implements Session {
 
   private final HttpRangeSource source;
   private final HttpClient client;
-  private final SegmentSink sink;
+  private final GuardedSink sink;
   private final OverlayHead head;
   private final Duration timeout;
   private final List<Segment> segments;
@@ -54,21 +53,15 @@ final class HttpRangeSession implements Session {
   private final Set<HttpDeadline> active = new java.util.HashSet<>();
   private final Thread streamer;
   private final ExecutorService demands;
-  /** Guards the sink and {@link #delivered}: no sink call starts once closed or dead. */
-  private final Object sinkLock = new Object();
-  private final BitSet delivered;
-  private boolean closed;
-  private volatile boolean dead;
 
   HttpRangeSession(HttpRangeSource source, HttpClient client, SegmentSink sink, OverlayHead head,
       Duration timeout) {
     this.source = source;
     this.client = client;
-    this.sink = sink;
     this.head = head;
     this.timeout = timeout;
     this.segments = head.manifest().segments();
-    this.delivered = new BitSet(segments.size());
+    this.sink = new GuardedSink(sink, segments.size());
     int n = SESSIONS.incrementAndGet();
     this.streamer = new Thread(this::streamLoop, "earlystart-http-stream-" + n);
     streamer.setDaemon(true);
@@ -95,7 +88,7 @@ final class HttpRangeSession implements Session {
     for (int i : indexes) {
       check(i);
     }
-    if (dead) {
+    if (sink.dead()) {
       return;
     }
     streamQueue.offer(indexes.clone());
@@ -104,7 +97,7 @@ final class HttpRangeSession implements Session {
   @Override
   public void demand(int segment) {
     check(segment);
-    if (dead || !demanding.add(segment)) {
+    if (sink.dead() || !demanding.add(segment)) {
       return; // dead, or already on its way
     }
     try {
@@ -143,15 +136,13 @@ final class HttpRangeSession implements Session {
   }
 
   private boolean wanted(int index) {
-    synchronized (sinkLock) {
-      return !delivered.get(index) && !demanding.contains(index);
-    }
+    return !sink.delivered(index) && !demanding.contains(index);
   }
 
   private void streamLoop() {
     java.util.ArrayDeque<Integer> pending = new java.util.ArrayDeque<>();
     try {
-      while (!dead) {
+      while (!sink.dead()) {
         if (pending.isEmpty()) {
           for (int i : streamQueue.take()) {
             pending.add(i);
@@ -208,7 +199,7 @@ final class HttpRangeSession implements Session {
     try (d) {
       if (end == first) { // only empty segments
         for (Segment s : run) {
-          deliver(s.index(), new byte[0], demanded);
+          sink.segment(s.index(), new byte[0], demanded);
         }
         return;
       }
@@ -223,7 +214,7 @@ final class HttpRangeSession implements Session {
                 + ", in the middle of " + s);
           }
           at += got;
-          deliver(s.index(), frame, demanded);
+          sink.segment(s.index(), frame, demanded);
         }
       }
     } finally {
@@ -234,7 +225,7 @@ final class HttpRangeSession implements Session {
   /** Tracks {@code d} until it is closed; refuses once the session is dead. */
   private HttpDeadline register(HttpDeadline d) throws IOException {
     synchronized (active) {
-      if (dead) {
+      if (sink.dead()) {
         d.close();
         throw new InterruptedIOException("session closed");
       }
@@ -249,25 +240,10 @@ final class HttpRangeSession implements Session {
     }
   }
 
-  private void deliver(int index, byte[] frame, boolean demanded) {
-    synchronized (sinkLock) {
-      if (closed || dead || !demanded && delivered.get(index)) {
-        return;
-      }
-      delivered.set(index);
-      sink.segment(index, frame);
-    }
-  }
-
   private void fail(Throwable e) {
-    synchronized (sinkLock) {
-      if (closed || dead) {
-        return;
-      }
-      dead = true;
-      sink.failed(e);
+    if (sink.failed(e)) {
+      stop();
     }
-    stop();
   }
 
   private void stop() {
@@ -284,12 +260,8 @@ final class HttpRangeSession implements Session {
 
   @Override
   public void close() {
-    synchronized (sinkLock) {
-      if (closed) {
-        return;
-      }
-      closed = true;
-      dead = true;
+    if (!sink.close()) {
+      return;
     }
     source.forget(this);
     stop();
