@@ -1,5 +1,6 @@
 package io.earlystart.bench;
 
+import io.earlystart.fetcher.protocol.Frame;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.Closeable;
@@ -28,16 +29,6 @@ import java.util.List;
  * its last byte is there.
  */
 final class RawProtocolClient implements Closeable {
-  static final int MAGIC = 0x45535031;
-  static final int HELLO = 0x01;
-  static final int OPEN = 0x02;
-  static final int STREAM = 0x03;
-  static final int DEMAND = 0x04;
-  static final int WELCOME = 0x81;
-  static final int META = 0x82;
-  static final int PART = 0x83;
-  static final int ERROR = 0x84;
-
   /** One demand: nanoTime stamps taken on the reader thread. */
   record Sample(int segment, int length, long sent, long firstHeader, long firstPart, long last,
       long outstandingAtSend) {
@@ -89,13 +80,13 @@ final class RawProtocolClient implements Closeable {
     out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 1 << 16));
     byte[] n = name.getBytes(StandardCharsets.UTF_8);
     synchronized (out) {
-      out.writeInt(9);
-      out.writeByte(HELLO);
-      out.writeInt(MAGIC);
-      out.writeShort(1);
-      out.writeShort(1);
+      out.writeInt(Frame.Hello.LENGTH);
+      out.writeByte(Frame.HELLO);
+      out.writeInt(Frame.MAGIC);
+      out.writeShort(Frame.VERSION);
+      out.writeShort(Frame.VERSION);
       out.writeInt(1 + n.length);
-      out.writeByte(OPEN);
+      out.writeByte(Frame.OPEN);
       out.write(n);
       out.flush();
     }
@@ -114,7 +105,7 @@ final class RawProtocolClient implements Closeable {
   private void readHead() throws IOException {
     int length = in.readInt();
     int type = in.readUnsignedByte();
-    if (type != WELCOME) {
+    if (type != Frame.WELCOME) {
       throw new IOException("expected WELCOME, got type 0x" + Integer.toHexString(type) + ": " + rest(length));
     }
     in.readFully(scratch, 0, length - 1);
@@ -123,12 +114,12 @@ final class RawProtocolClient implements Closeable {
     while (total < 0 || have < total) {
       length = in.readInt();
       type = in.readUnsignedByte();
-      if (type != META) {
+      if (type != Frame.META) {
         throw new IOException("expected META, got type 0x" + Integer.toHexString(type) + ": " + rest(length));
       }
       total = in.readInt() & 0xffffffffL;
       long offset = in.readInt() & 0xffffffffL;
-      int n = length - 9;
+      int n = length - Frame.Meta.FIXED_LENGTH;
       in.readFully(scratch, 0, n);
       if (offset != have) {
         throw new IOException("META at " + offset + ", expected " + have);
@@ -166,8 +157,8 @@ final class RawProtocolClient implements Closeable {
       return;
     }
     synchronized (out) {
-      out.writeInt(3 + 8 * ranges.size());
-      out.writeByte(STREAM);
+      out.writeInt(Frame.Stream.length(ranges.size()));
+      out.writeByte(Frame.STREAM);
       out.writeShort(ranges.size());
       for (int[] r : ranges) {
         out.writeInt(r[0]);
@@ -183,20 +174,20 @@ final class RawProtocolClient implements Closeable {
         int length = in.readInt();
         int type = in.readUnsignedByte();
         long header = System.nanoTime();
-        if (type == ERROR) {
+        if (type == Frame.ERROR) {
           throw new IOException("server ERROR: " + rest(length));
         }
-        if (type != PART) {
+        if (type != Frame.PART) {
           throw new IOException("unexpected frame type 0x" + Integer.toHexString(type));
         }
         int seg = in.readInt();
         int off = in.readInt();
-        int n = length - 9;
+        int n = length - Frame.Part.FIXED_LENGTH;
         in.readFully(scratch, 0, n);
         long now = System.nanoTime();
         List<int[]> ranges = null;
         synchronized (this) {
-          wireBytes += 4L + length;
+          wireBytes += Frame.LENGTH_FIELD + (long) length;
           if (got[seg] != off) {
             throw new IOException("part of segment " + seg + " at " + off + ", expected " + got[seg]);
           }
@@ -282,12 +273,12 @@ final class RawProtocolClient implements Closeable {
     long sent;
     synchronized (out) {
       if (preempt) {
-        out.writeInt(5);
-        out.writeByte(DEMAND);
+        out.writeInt(Frame.Demand.LENGTH);
+        out.writeByte(Frame.DEMAND);
         out.writeInt(segment);
       } else {
-        out.writeInt(3 + 8);
-        out.writeByte(STREAM);
+        out.writeInt(Frame.Stream.length(1));
+        out.writeByte(Frame.STREAM);
         out.writeShort(1);
         out.writeInt(segment);
         out.writeInt(segment + 1);

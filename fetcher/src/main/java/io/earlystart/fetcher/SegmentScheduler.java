@@ -13,12 +13,7 @@ import java.util.BitSet;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,9 +25,14 @@ import org.slf4j.LoggerFactory;
  * maxAttempts} times); reconnection with exponential backoff after a lost session, asking only for
  * what is still missing. Every wait has a deadline.
  *
+ * <p>Each segment's life (asked for in the stream or by a demand, arrived, applied; rejected and asked
+ * again; forgotten with a lost session) is a {@link SegmentStates} table, changed only by its named
+ * transitions; the window counts the stream bytes asked for and not yet taken by the applier.
+ *
  * <p>Thread-safe. Segments are verified and applied on one applier thread, in arrival order; state
  * changes happen under one lock that is never held while waiting; sessions are reopened on a control
- * thread. {@link #close()} stops everything and fails what still waits.
+ * thread and closed on a closer thread ({@link FetchThreads}). {@link #close()} stops everything and
+ * fails what still waits.
  */
 public final class SegmentScheduler implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(SegmentScheduler.class);
@@ -49,31 +49,22 @@ public final class SegmentScheduler implements Closeable {
   private final SegmentSource source;
   private final Applier applier;
   private final SchedulerOptions options;
-  private final ScheduledExecutorService control;
-  private final ExecutorService applyThread;
-  /**
-   * Closes sessions, never under {@link #lock}: a session's close takes its own lock, which a session
-   * thread holds while it calls back into the sink (and so into {@code lock}); closing under {@code lock}
-   * deadlocked exactly there (a corrupt segment from a FileSource, rejected and given up on).
-   */
-  private final ExecutorService closer;
+  private final FetchThreads threads = new FetchThreads();
   private final Object lock = new Object();
   private final CompletableFuture<Void> all = new CompletableFuture<>();
+  private final SegmentWait waits;
+
+  /** Segments applied before {@link #connect()} made {@link #states}: a resumed mount's. */
+  private final BitSet presentAtStart;
 
   // guarded by lock
   private OverlayHead head;
   private Manifest manifest;
   private SegmentSource.Session session;
   private long generation;
-  private final BitSet present;
-  private final BitSet asked = new BitSet();
-  private final BitSet demanded = new BitSet();
-  /** Arrived and queued for verification and apply, from any session: not to be asked for again. */
-  private final BitSet received = new BitSet();
+  /** Null until {@link #connect()}. */
+  private SegmentStates states;
   private final Map<Integer, CompletableFuture<Void>> waiting = new HashMap<>();
-  private int[] attempts;
-  private int cursor;
-  private long inFlight;
   private long lastProgressNanos;
   private long backoffMillis;
   private Throwable lastError;
@@ -93,18 +84,8 @@ public final class SegmentScheduler implements Closeable {
     this.source = source;
     this.applier = applier;
     this.options = options;
-    this.present = (BitSet) present.clone();
-    this.control = Executors.newSingleThreadScheduledExecutor(daemon("earlystart-fetch-control"));
-    this.applyThread = Executors.newSingleThreadExecutor(daemon("earlystart-fetch-apply"));
-    this.closer = Executors.newSingleThreadExecutor(daemon("earlystart-fetch-close"));
-  }
-
-  private static java.util.concurrent.ThreadFactory daemon(String name) {
-    return r -> {
-      Thread t = new Thread(r, name);
-      t.setDaemon(true);
-      return t;
-    };
+    this.presentAtStart = (BitSet) present.clone();
+    this.waits = new SegmentWait(source.describe(), this::lastError);
   }
 
   /**
@@ -133,7 +114,7 @@ public final class SegmentScheduler implements Closeable {
     synchronized (lock) {
       head = s.head();
       manifest = head.manifest();
-      attempts = new int[manifest.segments().size()];
+      states = new SegmentStates(manifest.segments(), presentAtStart);
       session = s;
       lastProgressNanos = System.nanoTime();
       backoffMillis = options.backoffMin().toMillis();
@@ -148,11 +129,10 @@ public final class SegmentScheduler implements Closeable {
    */
   public void assumePresent(BitSet segments) {
     synchronized (lock) {
-      if (attempts == null) {
+      if (states == null) {
         throw new IllegalStateException("not connected");
       }
-      present.or(segments);
-      present.clear(attempts.length, Math.max(attempts.length, present.length()));
+      states.assumeApplied(segments);
       finishIfComplete();
     }
   }
@@ -160,7 +140,7 @@ public final class SegmentScheduler implements Closeable {
   /** Segments applied so far, including those assumed present. */
   public int presentCount() {
     synchronized (lock) {
-      return present.cardinality();
+      return states == null ? presentAtStart.cardinality() : states.appliedCount();
     }
   }
 
@@ -203,8 +183,12 @@ public final class SegmentScheduler implements Closeable {
     }
   }
 
-  /** Completes once {@code segment} has been applied; shares one fetch with every other demand of it. */
-  public CompletableFuture<Void> demand(int segment) {
+  /**
+   * Asks for {@code segment} ahead of the stream (one DEMAND to the session) and returns a future that
+   * completes once it has been applied; every concurrent caller for one segment shares that future and
+   * that one fetch.
+   */
+  public CompletableFuture<Void> fetchNow(int segment) {
     return arrival(segment, true);
   }
 
@@ -212,24 +196,23 @@ public final class SegmentScheduler implements Closeable {
    * Completes once {@code segment} has been applied, without asking for it ahead of the stream: for a
    * reader that follows the stream (synthesize), where a demand would only reshuffle what is coming.
    */
-  public CompletableFuture<Void> streamed(int segment) {
+  public CompletableFuture<Void> whenStreamed(int segment) {
     return arrival(segment, false);
   }
 
   private CompletableFuture<Void> arrival(int segment, boolean jump) {
     synchronized (lock) {
-      if (present.get(segment)) {
+      if (isPresentLocked(segment)) {
         return CompletableFuture.completedFuture(null);
       }
       if (fatal != null) {
         return CompletableFuture.failedFuture(fatal);
       }
-      if (segment < 0 || segment >= attempts.length) {
+      if (segment < 0 || segment >= states.size()) {
         return CompletableFuture.failedFuture(new IllegalArgumentException("no segment " + segment));
       }
       CompletableFuture<Void> f = waiting.computeIfAbsent(segment, k -> new CompletableFuture<>());
-      if (jump && session != null && !demanded.get(segment)) {
-        demanded.set(segment);
+      if (jump && session != null && states.demand(segment)) {
         demands++;
         session.demand(segment);
       }
@@ -237,26 +220,17 @@ public final class SegmentScheduler implements Closeable {
     }
   }
 
-  /** Demands {@code segment} and waits until it has been applied, at most {@code deadline}. */
-  public void await(int segment, Duration deadline) throws IOException, InterruptedException {
-    await(demand(segment), segment, deadline);
+  /**
+   * {@link #fetchNow} and wait until {@code segment} has been applied, at most {@code deadline}; fails
+   * as {@link SegmentWait} says.
+   */
+  public void fetchAndWait(int segment, Duration deadline) throws IOException, InterruptedException {
+    waits.await(fetchNow(segment), segment, deadline);
   }
 
   /** Waits, at most {@code deadline}, until the stream has brought {@code segment} (no demand). */
   public void awaitStreamed(int segment, Duration deadline) throws IOException, InterruptedException {
-    await(streamed(segment), segment, deadline);
-  }
-
-  private void await(CompletableFuture<Void> f, int segment, Duration deadline)
-      throws IOException, InterruptedException {
-    try {
-      f.get(deadline.toNanos(), TimeUnit.NANOSECONDS);
-    } catch (TimeoutException e) {
-      throw new IOException("segment " + segment + " not fetched from " + source.describe() + " within "
-          + deadline.toMillis() + " ms" + (lastError() != null ? " (last error: " + lastError().getMessage() + ")" : ""));
-    } catch (ExecutionException e) {
-      throw asIOException(e.getCause());
-    }
+    waits.await(whenStreamed(segment), segment, deadline);
   }
 
   /** Completes when every segment has been applied, or fails with the error that stopped fetching. */
@@ -266,8 +240,12 @@ public final class SegmentScheduler implements Closeable {
 
   public boolean isPresent(int segment) {
     synchronized (lock) {
-      return present.get(segment);
+      return isPresentLocked(segment);
     }
+  }
+
+  private boolean isPresentLocked(int segment) {
+    return states == null ? presentAtStart.get(segment) : states.isApplied(segment);
   }
 
   public Stats stats() {
@@ -285,34 +263,20 @@ public final class SegmentScheduler implements Closeable {
 
   /** Asks for more of the background stream while less than the window is in flight. Under lock. */
   private void topUp() {
-    if (!streaming || session == null || attempts == null) {
+    if (!streaming || session == null || states == null) {
       return;
     }
-    int n = attempts.length;
-    int[] batch = new int[16];
-    int size = 0;
-    while (inFlight < options.windowBytes() && cursor < n) {
-      int i = cursor++;
-      if (present.get(i) || asked.get(i) || demanded.get(i) || received.get(i)) {
-        continue;
-      }
-      asked.set(i);
-      inFlight += manifest.segments().get(i).length();
-      if (size == batch.length) {
-        batch = Arrays.copyOf(batch, size * 2);
-      }
-      batch[size++] = i;
-    }
-    if (size > 0) {
-      session.stream(Arrays.copyOf(batch, size));
+    int[] batch = states.streamMore(options.windowBytes());
+    if (batch.length > 0) {
+      session.stream(batch);
     }
   }
 
   private void finishIfComplete() {
-    if (attempts != null && present.cardinality() == attempts.length && !all.isDone()) {
+    if (states != null && states.complete() && !all.isDone()) {
       all.complete(null);
       if (session != null) {
-        closeLater(session);
+        threads.closeLater(session);
         session = null;
       }
     }
@@ -325,19 +289,14 @@ public final class SegmentScheduler implements Closeable {
       if (closed || fatal != null) {
         return;
       }
-      if (index < 0 || index >= attempts.length) {
+      if (index < 0 || index >= states.size()) {
         lost(gen, new IOException(source.describe() + " sent segment " + index + ", which does not exist"));
         return;
       }
-      if (present.get(index)) {
-        return; // a demanded segment that also came in the stream
+      if (!states.take(index)) {
+        return; // applied already: a demanded segment that also came in the stream
       }
       seg = manifest.segments().get(index);
-      if (asked.get(index)) {
-        asked.clear(index);
-        inFlight -= seg.length();
-      }
-      demanded.clear(index);
     }
     if (frame.length != seg.length() || !Arrays.equals(Sha256.of(frame), seg.sha256())) {
       rejected(seg, frame.length);
@@ -351,8 +310,7 @@ public final class SegmentScheduler implements Closeable {
     }
     CompletableFuture<Void> f;
     synchronized (lock) {
-      received.clear(index);
-      present.set(index);
+      states.applied(index);
       fetched++;
       bytes += frame.length;
       lastProgressNanos = System.nanoTime();
@@ -369,8 +327,7 @@ public final class SegmentScheduler implements Closeable {
 
   private void rejected(Segment seg, int length) {
     synchronized (lock) {
-      received.clear(seg.index());
-      int tries = ++attempts[seg.index()];
+      int tries = states.rejected(seg.index());
       retries++;
       String what = seg + " from " + source.describe() + " failed verification ("
           + (length != seg.length() ? length + " bytes" : "SHA-256 mismatch") + ")";
@@ -380,8 +337,7 @@ public final class SegmentScheduler implements Closeable {
         return;
       }
       LOG.warn("{}; fetching it again ({} of {})", what, tries, options.maxAttempts());
-      if (session != null) {
-        demanded.set(seg.index());
+      if (session != null && states.demand(seg.index())) {
         session.demand(seg.index());
       }
     }
@@ -396,15 +352,12 @@ public final class SegmentScheduler implements Closeable {
       LOG.warn("lost {}: {}; reconnecting", source.describe(), cause.toString());
       lastError = cause;
       if (session != null) {
-        closeLater(session);
+        threads.closeLater(session);
         session = null;
       }
       generation++;
-      asked.clear();
-      demanded.clear();
-      inFlight = 0;
-      cursor = 0;
-      control.schedule(this::reconnect, backoffMillis, TimeUnit.MILLISECONDS);
+      states.lost();
+      threads.later(this::reconnect, backoffMillis);
     }
   }
 
@@ -431,18 +384,18 @@ public final class SegmentScheduler implements Closeable {
         backoffMillis = Math.min(options.backoffMax().toMillis(), Math.max(1, backoffMillis * 2));
         LOG.debug("reconnect to {} failed: {}; next try in {} ms", source.describe(), e.toString(), backoffMillis);
         if (!closed) {
-          control.schedule(this::reconnect, backoffMillis, TimeUnit.MILLISECONDS);
+          threads.later(this::reconnect, backoffMillis);
         }
       }
       return;
     }
     synchronized (lock) {
       if (closed || fatal != null || gen != generation) {
-        closeLater(s);
+        threads.closeLater(s);
         return;
       }
       if (!s.head().id().equals(head.id())) {
-        closeLater(s);
+        threads.closeLater(s);
         fail(new IOException(source.describe() + " now serves overlay " + s.head().id() + ", not " + head.id()));
         return;
       }
@@ -450,26 +403,11 @@ public final class SegmentScheduler implements Closeable {
       reconnects++;
       backoffMillis = options.backoffMin().toMillis();
       for (Integer k : waiting.keySet()) {
-        if (!received.get(k)) {
-          demanded.set(k);
+        if (states.demand(k)) { // not when a copy that arrived is queued for the applier
           s.demand(k);
         }
       }
       topUp();
-    }
-  }
-
-  /**
-   * Closes {@code s} on the closer thread (see {@link #closer}), or on a thread of its own once the
-   * closer is shut down: never on the caller's thread, which may hold {@link #lock}.
-   */
-  private void closeLater(SegmentSource.Session s) {
-    try {
-      closer.execute(s::close);
-    } catch (java.util.concurrent.RejectedExecutionException e) {
-      Thread t = new Thread(s::close, "earlystart-session-close");
-      t.setDaemon(true);
-      t.start();
     }
   }
 
@@ -488,7 +426,7 @@ public final class SegmentScheduler implements Closeable {
       failed = new HashMap<>(waiting);
       waiting.clear();
       if (session != null) {
-        closeLater(session);
+        threads.closeLater(session);
         session = null;
       }
     }
@@ -497,13 +435,6 @@ public final class SegmentScheduler implements Closeable {
     }
     failed.values().forEach(f -> f.completeExceptionally(cause));
     all.completeExceptionally(cause);
-  }
-
-  static IOException asIOException(Throwable t) {
-    if (t instanceof IOException io) {
-      return io;
-    }
-    return new IOException(t.getMessage(), t);
   }
 
   @Override
@@ -515,18 +446,7 @@ public final class SegmentScheduler implements Closeable {
       closed = true;
     }
     fail(new IOException("fetching from " + source.describe() + " was stopped"), false);
-    control.shutdownNow();
-    // not shutdownNow: an interrupt in the middle of an apply closes the applier's FileChannels
-    // (ClosedByInterruptException), and the cache could then not be checkpointed; queued segments
-    // return at once (closed), the one being applied finishes
-    applyThread.shutdown();
-    closer.shutdown(); // the sessions queued for closing are still closed
-    try {
-      applyThread.awaitTermination(10, TimeUnit.SECONDS);
-      closer.awaitTermination(10, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    threads.shutdown(); // the segment being applied finishes, uninterrupted
   }
 
   /** Routes one session's callbacks, tagged with its generation so a dead session's late calls are ignored. */
@@ -540,15 +460,11 @@ public final class SegmentScheduler implements Closeable {
     @Override
     public void segment(int index, byte[] frame) {
       synchronized (lock) {
-        if (attempts != null && index >= 0 && index < attempts.length && !present.get(index)) {
-          received.set(index);
+        if (states != null && index >= 0 && index < states.size()) {
+          states.arrived(index);
         }
       }
-      try {
-        applyThread.execute(() -> onSegment(gen, index, frame));
-      } catch (java.util.concurrent.RejectedExecutionException e) {
-        // closed
-      }
+      threads.apply(() -> onSegment(gen, index, frame));
     }
 
     @Override

@@ -117,7 +117,7 @@ class SegmentSchedulerTest {
       try (SegmentScheduler s = new SegmentScheduler(src, r, FAST.withWindowBytes(1 << 20), new BitSet())) {
         s.start();
         int last = src.file.manifest().segments().size() - 1;
-        s.await(last, Duration.ofSeconds(10));
+        s.fetchAndWait(last, Duration.ofSeconds(10));
         assertTrue(r.order.indexOf(last) < 5, "demanded segment came after " + r.order.indexOf(last) + " others");
         s.completion().get(20, TimeUnit.SECONDS);
         assertAllApplied(src, r);
@@ -135,7 +135,7 @@ class SegmentSchedulerTest {
         int target = src.file.manifest().segments().size() - 2;
         List<CompletableFuture<Void>> all = new ArrayList<>();
         for (int i = 0; i < 8; i++) {
-          all.add(CompletableFuture.runAsync(() -> s.demand(target).join()));
+          all.add(CompletableFuture.runAsync(() -> s.fetchNow(target).join()));
         }
         CompletableFuture.allOf(all.toArray(new CompletableFuture[0])).get(10, TimeUnit.SECONDS);
         assertEquals(1, src.demands.get());
@@ -172,7 +172,7 @@ class SegmentSchedulerTest {
         assertTrue(e.getCause().getMessage().contains("segment 5"), e.getCause().getMessage());
         assertTrue(e.getCause().getMessage().contains("3 times"), e.getCause().getMessage());
         assertFalse(r.frames.containsKey(5), "a bad segment reached the applier");
-        IOException waitError = assertThrows(IOException.class, () -> s.await(5, Duration.ofSeconds(1)));
+        IOException waitError = assertThrows(IOException.class, () -> s.fetchAndWait(5, Duration.ofSeconds(1)));
         assertInstanceOf(CorruptOverlayException.class, waitError);
       }
     }
@@ -208,7 +208,7 @@ class SegmentSchedulerTest {
         s.start();
         src.gone = true;
         int last = src.file.manifest().segments().size() - 1;
-        IOException e = assertThrows(IOException.class, () -> s.await(last, Duration.ofSeconds(10)));
+        IOException e = assertThrows(IOException.class, () -> s.fetchAndWait(last, Duration.ofSeconds(10)));
         assertTrue(e.getMessage().contains("unreachable"), e.getMessage());
       }
     }
@@ -222,7 +222,7 @@ class SegmentSchedulerTest {
       try (SegmentScheduler s = new SegmentScheduler(src, r, FAST, new BitSet())) {
         s.start();
         long t = System.nanoTime();
-        IOException e = assertThrows(IOException.class, () -> s.await(4, Duration.ofMillis(200)));
+        IOException e = assertThrows(IOException.class, () -> s.fetchAndWait(4, Duration.ofMillis(200)));
         assertTrue(e.getMessage().contains("not fetched"), e.getMessage());
         assertTrue(System.nanoTime() - t < TimeUnit.SECONDS.toNanos(5));
       }

@@ -116,7 +116,7 @@ public final class EarlyStart implements Closeable {
     head = scheduler.connect();
     long connected = System.nanoTime();
     images = EarlyImages.open(head, new Path[] {options.baseDisk(), options.baseMemory()}, options.cacheDir(),
-        scheduler::demand, options.diskWait(), options.memoryWait(), trace != null ? trace : EarlyImage.Touches.NONE,
+        scheduler::fetchNow, options.diskWait(), options.memoryWait(), trace != null ? trace : EarlyImage.Touches.NONE,
         source.describe());
     scheduler.assumePresent(images.appliedAtOpen());
     long cached = System.nanoTime();

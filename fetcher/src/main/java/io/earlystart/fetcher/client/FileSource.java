@@ -8,7 +8,6 @@ import io.earlystart.overlay.format.OverlayHead;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.BitSet;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingDeque;
@@ -64,25 +63,23 @@ public final class FileSource implements SegmentSource {
 
   /**
    * One reader thread over one open file. The queue holds stream entries {@code i} at the back and
-   * demand entries {@code -1 - i} at the front; the thread takes from the front.
+   * demand entries {@code -1 - i} at the front; the thread takes from the front. A stream entry for a
+   * segment already delivered is skipped before it is read; the {@link GuardedSink} keeps the sink
+   * quiet once the session is closed or dead.
    */
   private final class FileSession implements Session {
     private final OverlayFile file;
-    private final SegmentSink sink;
+    private final GuardedSink sink;
     private final OverlayHead head;
     private final int segmentCount;
     private final LinkedBlockingDeque<Integer> queue = new LinkedBlockingDeque<>();
     private final Thread worker;
-    /** Guards the sink: no sink call starts once {@link #closed} or {@link #dead} is set. */
-    private final Object sinkLock = new Object();
-    private boolean closed;
-    private volatile boolean dead;
 
     FileSession(OverlayFile file, SegmentSink sink) {
       this.file = file;
-      this.sink = sink;
       this.head = new OverlayHead(file.header(), file.manifest());
       this.segmentCount = head.manifest().segments().size();
+      this.sink = new GuardedSink(sink, segmentCount);
       this.worker = new Thread(this::run, "earlystart-file " + file.path().getFileName());
       worker.setDaemon(true);
     }
@@ -97,7 +94,7 @@ public final class FileSource implements SegmentSource {
       for (int s : segments) {
         check(s);
       }
-      if (dead) {
+      if (sink.dead()) {
         return;
       }
       for (int s : segments) {
@@ -108,7 +105,7 @@ public final class FileSource implements SegmentSource {
     @Override
     public void demand(int segment) {
       check(segment);
-      if (!dead) {
+      if (!sink.dead()) {
         queue.offerFirst(-1 - segment);
       }
     }
@@ -126,25 +123,18 @@ public final class FileSource implements SegmentSource {
     }
 
     private void run() {
-      BitSet sent = new BitSet(segmentCount);
       try {
-        while (!dead) {
+        while (!sink.dead()) {
           int entry = queue.take();
           boolean demanded = entry < 0;
           int index = demanded ? -1 - entry : entry;
-          if (!demanded && sent.get(index)) {
+          if (!demanded && sink.delivered(index)) {
             continue;
           }
           // unverified: the scheduler checks it and, for a corrupt file, gives up after its attempts
           // with the segment named, where a failed session would only be retried until giveUpAfter
           byte[] frame = file.readSegmentUnverified(head.manifest().segments().get(index));
-          sent.set(index);
-          synchronized (sinkLock) {
-            if (closed || dead) {
-              return;
-            }
-            sink.segment(index, frame);
-          }
+          sink.segment(index, frame, demanded);
         }
       } catch (InterruptedException e) {
         // closed
@@ -154,24 +144,15 @@ public final class FileSource implements SegmentSource {
     }
 
     private void fail(Throwable e) {
-      synchronized (sinkLock) {
-        if (closed || dead) {
-          return;
-        }
-        dead = true;
-        sink.failed(e);
+      if (sink.failed(e)) {
+        queue.clear();
       }
-      queue.clear();
     }
 
     @Override
     public void close() {
-      synchronized (sinkLock) {
-        if (closed) {
-          return;
-        }
-        closed = true;
-        dead = true;
+      if (!sink.close()) {
+        return;
       }
       sessions.remove(this);
       worker.interrupt();

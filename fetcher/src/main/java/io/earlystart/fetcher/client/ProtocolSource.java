@@ -1,16 +1,12 @@
 package io.earlystart.fetcher.client;
 
-import com.github.luben.zstd.Zstd;
-import com.github.luben.zstd.ZstdException;
 import io.earlystart.fetcher.SegmentSink;
 import io.earlystart.fetcher.SegmentSource;
 import io.earlystart.fetcher.protocol.Frame;
 import io.earlystart.fetcher.protocol.FrameDecoder;
 import io.earlystart.fetcher.protocol.FrameEncoder;
 import io.earlystart.overlay.format.Attachment;
-import io.earlystart.overlay.format.CorruptOverlayException;
 import io.earlystart.overlay.format.OverlayHead;
-import io.earlystart.overlay.io.Sha256;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.UnpooledByteBufAllocator;
@@ -163,9 +159,6 @@ public final class ProtocolSource implements SegmentSource {
 
   /** One connection: sends STREAM and DEMAND; the handler delivers the parts. */
   private static final class ProtocolSession implements Session {
-    /** Ranges per STREAM frame that fit {@link Frame#MAX_LENGTH} ({@code 1 + 2 + 8 * ranges}). */
-    static final int MAX_RANGES = (Frame.MAX_LENGTH - 3) / 8;
-
     private final Channel channel;
     private final ClientHandler handler;
     private final OverlayHead head;
@@ -201,8 +194,8 @@ public final class ProtocolSource implements SegmentSource {
         ranges.add(new int[] {segments[i], segments[j - 1] + 1});
         i = j;
       }
-      for (int from = 0; from < ranges.size(); from += MAX_RANGES) {
-        int n = Math.min(MAX_RANGES, ranges.size() - from);
+      for (int from = 0; from < ranges.size(); from += Frame.Stream.MAX_RANGES) {
+        int n = Math.min(Frame.Stream.MAX_RANGES, ranges.size() - from);
         int[] firsts = new int[n];
         int[] ends = new int[n];
         for (int k = 0; k < n; k++) {
@@ -234,20 +227,7 @@ public final class ProtocolSource implements SegmentSource {
       byte[] area = handler.attachments();
       long at = head.header().dataStart() + a.offset();
       byte[] frame = Arrays.copyOfRange(area, (int) a.offset(), (int) a.end());
-      if (!Arrays.equals(Sha256.of(frame), a.sha256())) {
-        throw new CorruptOverlayException(source(), at, "attachment " + a.name() + ": SHA-256 mismatch");
-      }
-      try {
-        byte[] raw = Zstd.decompress(frame, a.rawLength());
-        if (raw.length != a.rawLength()) {
-          throw new CorruptOverlayException(source(), at, "attachment " + a.name() + " decompresses to "
-              + raw.length + " bytes, manifest says " + a.rawLength());
-        }
-        return raw;
-      } catch (ZstdException e) {
-        throw new CorruptOverlayException(source(), at, "attachment " + a.name() + " does not decompress: "
-            + e.getMessage());
-      }
+      return a.decode(frame, source(), at);
     }
 
     private String source() {

@@ -18,6 +18,8 @@ import java.util.Arrays;
  * releases it.
  */
 public sealed interface Frame {
+  /** Bytes of the {@code length} field before every frame. */
+  int LENGTH_FIELD = 4;
   /** Largest {@code length} field accepted: a 64 KiB part plus its fixed fields and some room. */
   int MAX_LENGTH = (64 << 10) + 64;
   /** Largest payload of a META or PART frame. */
@@ -35,10 +37,16 @@ public sealed interface Frame {
   int ERROR = 0x84;
 
   /** Client, first frame: {@code magic:u32 minVersion:u16 maxVersion:u16}. */
-  record Hello(int minVersion, int maxVersion) implements Frame {}
+  record Hello(int minVersion, int maxVersion) implements Frame {
+    /** The {@code length} of every HELLO: type, magic and two versions. */
+    public static final int LENGTH = 1 + 4 + 2 + 2;
+  }
 
   /** Server, answer to HELLO: {@code version:u16 maxLength:u32}. */
-  record Welcome(int version, int maxLength) implements Frame {}
+  record Welcome(int version, int maxLength) implements Frame {
+    /** The {@code length} of every WELCOME: type, version and max length. */
+    public static final int LENGTH = 1 + 2 + 4;
+  }
 
   /** Client: the overlay by file name in the served directory or by id (64 hex digits): {@code name:utf8}. */
   record Open(String name) implements Frame {}
@@ -49,6 +57,9 @@ public sealed interface Frame {
    * all): {@code total:u32 offset:u32 bytes}.
    */
   record Meta(int total, int offset, ByteBuf data) implements Frame, ReferenceCounted {
+    /** The {@code length} of a META without its data: type, total and offset. */
+    public static final int FIXED_LENGTH = 1 + 4 + 4;
+
     @Override public int refCnt() { return data.refCnt(); }
     @Override public Meta retain() { data.retain(); return this; }
     @Override public Meta retain(int n) { data.retain(n); return this; }
@@ -63,6 +74,14 @@ public sealed interface Frame {
    * {@code count:u16 (first:u32 end:u32){count}}.
    */
   record Stream(int[] firsts, int[] ends) implements Frame {
+    /** Most ranges one STREAM can carry within {@link Frame#MAX_LENGTH}; send more in several frames. */
+    public static final int MAX_RANGES = (MAX_LENGTH - length(0)) / 8;
+
+    /** The {@code length} of a STREAM of {@code ranges} ranges: type, count and the ranges. */
+    public static int length(int ranges) {
+      return 1 + 2 + 8 * ranges;
+    }
+
     public Stream {
       if (firsts.length != ends.length) {
         throw new IllegalArgumentException("firsts and ends differ in length");
@@ -86,10 +105,16 @@ public sealed interface Frame {
   }
 
   /** Client: send this segment now, ahead of the background stream: {@code segment:u32}. */
-  record Demand(int segment) implements Frame {}
+  record Demand(int segment) implements Frame {
+    /** The {@code length} of every DEMAND: type and segment. */
+    public static final int LENGTH = 1 + 4;
+  }
 
   /** Server: bytes {@code [offset, offset + data)} of a segment's frame: {@code segment:u32 offset:u32 bytes}. */
   record Part(int segment, int offset, ByteBuf data) implements Frame, ReferenceCounted {
+    /** The {@code length} of a PART without its data: type, segment and offset. */
+    public static final int FIXED_LENGTH = 1 + 4 + 4;
+
     @Override public int refCnt() { return data.refCnt(); }
     @Override public Part retain() { data.retain(); return this; }
     @Override public Part retain(int n) { data.retain(n); return this; }

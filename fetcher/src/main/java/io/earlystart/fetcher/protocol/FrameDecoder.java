@@ -22,15 +22,15 @@ public final class FrameDecoder extends ByteToMessageDecoder {
       in.skipBytes(in.readableBytes());
       return;
     }
-    while (in.readableBytes() >= 4) {
+    while (in.readableBytes() >= Frame.LENGTH_FIELD) {
       long length = in.getUnsignedInt(in.readerIndex());
       if (length < 1 || length > Frame.MAX_LENGTH) {
         throw fail("frame length " + length + " outside [1, " + Frame.MAX_LENGTH + "]");
       }
-      if (in.readableBytes() < 4 + length) {
+      if (in.readableBytes() < Frame.LENGTH_FIELD + length) {
         return;
       }
-      in.skipBytes(4);
+      in.skipBytes(Frame.LENGTH_FIELD);
       ByteBuf body = in.readSlice((int) length);
       out.add(decodeBody(body));
     }

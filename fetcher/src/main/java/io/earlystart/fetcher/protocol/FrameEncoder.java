@@ -15,8 +15,6 @@ import java.util.List;
 @ChannelHandler.Sharable
 public final class FrameEncoder extends MessageToMessageEncoder<Frame> {
   public static final FrameEncoder INSTANCE = new FrameEncoder();
-  /** Most ranges one STREAM frame can carry within {@link Frame#MAX_LENGTH}; send more in several frames. */
-  public static final int MAX_STREAM_RANGES = (Frame.MAX_LENGTH - 3) / 8;
   /** Longest ERROR message sent, in UTF-8 bytes (cut at a character boundary). */
   static final int MAX_ERROR_MESSAGE = 1024;
 
@@ -25,32 +23,34 @@ public final class FrameEncoder extends MessageToMessageEncoder<Frame> {
     check(f);
     ByteBuf head = ctx.alloc().buffer(32);
     if (f instanceof Frame.Meta m) {
-      head.writeInt(1 + 8 + m.data().readableBytes()).writeByte(Frame.META).writeInt(m.total()).writeInt(m.offset());
+      head.writeInt(Frame.Meta.FIXED_LENGTH + m.data().readableBytes()).writeByte(Frame.META).writeInt(m.total())
+          .writeInt(m.offset());
       out.add(head);
       out.add(m.data().retain());
       return;
     }
     if (f instanceof Frame.Part p) {
-      head.writeInt(1 + 8 + p.data().readableBytes()).writeByte(Frame.PART).writeInt(p.segment()).writeInt(p.offset());
+      head.writeInt(Frame.Part.FIXED_LENGTH + p.data().readableBytes()).writeByte(Frame.PART).writeInt(p.segment())
+          .writeInt(p.offset());
       out.add(head);
       out.add(p.data().retain());
       return;
     }
     if (f instanceof Frame.Hello h) {
-      head.writeInt(1 + 8).writeByte(Frame.HELLO).writeInt(Frame.MAGIC).writeShort(h.minVersion())
+      head.writeInt(Frame.Hello.LENGTH).writeByte(Frame.HELLO).writeInt(Frame.MAGIC).writeShort(h.minVersion())
           .writeShort(h.maxVersion());
     } else if (f instanceof Frame.Welcome w) {
-      head.writeInt(1 + 6).writeByte(Frame.WELCOME).writeShort(w.version()).writeInt(w.maxLength());
+      head.writeInt(Frame.Welcome.LENGTH).writeByte(Frame.WELCOME).writeShort(w.version()).writeInt(w.maxLength());
     } else if (f instanceof Frame.Open o) {
       byte[] name = o.name().getBytes(StandardCharsets.UTF_8);
       head.writeInt(1 + name.length).writeByte(Frame.OPEN).writeBytes(name);
     } else if (f instanceof Frame.Stream s) {
-      head.writeInt(1 + 2 + 8 * s.firsts().length).writeByte(Frame.STREAM).writeShort(s.firsts().length);
+      head.writeInt(Frame.Stream.length(s.firsts().length)).writeByte(Frame.STREAM).writeShort(s.firsts().length);
       for (int i = 0; i < s.firsts().length; i++) {
         head.writeInt(s.firsts()[i]).writeInt(s.ends()[i]);
       }
     } else if (f instanceof Frame.Demand d) {
-      head.writeInt(1 + 4).writeByte(Frame.DEMAND).writeInt(d.segment());
+      head.writeInt(Frame.Demand.LENGTH).writeByte(Frame.DEMAND).writeInt(d.segment());
     } else if (f instanceof Frame.Error e) {
       byte[] msg = e.message().getBytes(StandardCharsets.UTF_8);
       int n = Math.min(msg.length, MAX_ERROR_MESSAGE);
@@ -77,9 +77,9 @@ public final class FrameEncoder extends MessageToMessageEncoder<Frame> {
         throw new IllegalArgumentException("OPEN name of " + n + " bytes (1..255)");
       }
     }
-    if (f instanceof Frame.Stream s && s.firsts().length > MAX_STREAM_RANGES) {
-      throw new IllegalArgumentException("STREAM of " + s.firsts().length + " ranges, at most " + MAX_STREAM_RANGES
-          + " per frame");
+    if (f instanceof Frame.Stream s && s.firsts().length > Frame.Stream.MAX_RANGES) {
+      throw new IllegalArgumentException("STREAM of " + s.firsts().length + " ranges, at most "
+          + Frame.Stream.MAX_RANGES + " per frame");
     }
   }
 }

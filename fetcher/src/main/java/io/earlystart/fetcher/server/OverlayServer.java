@@ -54,7 +54,7 @@ import org.slf4j.LoggerFactory;
  * connection and the files. Thread-safe.
  */
 public final class OverlayServer implements Closeable {
-  private static final Logger log = LoggerFactory.getLogger(OverlayServer.class);
+  private static final Logger LOG = LoggerFactory.getLogger(OverlayServer.class);
   private static final int WATER_LOW = 32 << 10;
   private static final int WATER_HIGH = 64 << 10;
 
@@ -234,7 +234,7 @@ public final class OverlayServer implements Closeable {
         try {
           served.add(open(f));
         } catch (IOException | UncheckedIOException | IllegalArgumentException e) {
-          log.warn("skipping {}: {}", f, e.getMessage());
+          LOG.warn("skipping {}: {}", f, e.getMessage());
         }
       }
       return new Catalog(served);
@@ -283,7 +283,7 @@ public final class OverlayServer implements Closeable {
           s.file().close();
           s.channel().close();
         } catch (IOException e) {
-          log.debug("closing {}: {}", s.name(), e.toString());
+          LOG.debug("closing {}: {}", s.name(), e.toString());
         }
       }
     }

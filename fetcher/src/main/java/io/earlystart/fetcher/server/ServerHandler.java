@@ -32,7 +32,7 @@ import org.slf4j.LoggerFactory;
  * frame, close. Not {@code @Sharable}; all state is confined to the channel's event loop.
  */
 final class ServerHandler extends ChannelInboundHandlerAdapter {
-  private static final Logger log = LoggerFactory.getLogger(ServerHandler.class);
+  private static final Logger LOG = LoggerFactory.getLogger(ServerHandler.class);
   /** Bound on queued background ranges per connection (a client cannot make the server hoard memory). */
   private static final int MAX_QUEUED_RANGES = 1 << 20;
 
@@ -105,7 +105,7 @@ final class ServerHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     if (h.minVersion() > Frame.VERSION || h.maxVersion() < Frame.VERSION) {
-      log.warn("{}: client speaks protocol versions {}..{}, this server only {}", remote(), h.minVersion(),
+      LOG.warn("{}: client speaks protocol versions {}..{}, this server only {}", remote(), h.minVersion(),
           h.maxVersion(), Frame.VERSION);
       closeWith(new Frame.Error(Frame.Error.UNSUPPORTED_VERSION, "server speaks protocol version "
           + Frame.VERSION + " only, client asked for " + h.minVersion() + ".." + h.maxVersion()));
@@ -122,11 +122,11 @@ final class ServerHandler extends ChannelInboundHandlerAdapter {
     }
     overlay = catalog.find(o.name());
     if (overlay == null) {
-      log.info("{}: overlay {} not found", remote(), o.name());
+      LOG.info("{}: overlay {} not found", remote(), o.name());
       closeWith(new Frame.Error(Frame.Error.NOT_FOUND, "overlay not found"));
       return;
     }
-    log.debug("{}: opened {}", remote(), overlay.name());
+    LOG.debug("{}: opened {}", remote(), overlay.name());
     state = State.SERVING;
     scheduleSend();
   }
@@ -188,7 +188,7 @@ final class ServerHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
     if (evt instanceof IdleStateEvent) {
-      log.info("{}: idle, closing", remote());
+      LOG.info("{}: idle, closing", remote());
       closeWith(new Frame.Error(Frame.Error.TIMEOUT, "idle connection closed"));
       return;
     }
@@ -203,11 +203,11 @@ final class ServerHandler extends ChannelInboundHandlerAdapter {
     if (cause instanceof FrameCodecException) {
       badRequest("malformed frame: " + cause.getMessage());
     } else if (cause instanceof IOException) { // connection reset and the like: the client's business
-      log.debug("{}: {}", remote(), cause.toString());
+      LOG.debug("{}: {}", remote(), cause.toString());
       state = State.CLOSING;
       ctx.close();
     } else {
-      log.warn("{}: {}", remote(), cause.toString(), cause);
+      LOG.warn("{}: {}", remote(), cause.toString(), cause);
       closeWith(new Frame.Error(Frame.Error.IO, "server error"));
     }
   }
@@ -219,7 +219,7 @@ final class ServerHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void badRequest(String reason) {
-    log.warn("{}: bad request, closing: {}", remote(), reason);
+    LOG.warn("{}: bad request, closing: {}", remote(), reason);
     closeWith(new Frame.Error(Frame.Error.BAD_REQUEST, reason));
   }
 
@@ -283,7 +283,7 @@ final class ServerHandler extends ChannelInboundHandlerAdapter {
       }
     } catch (IOException e) {
       data.release();
-      log.warn("{}: cannot read {} of {}: {}", remote(), s, overlay.name(), e.toString());
+      LOG.warn("{}: cannot read {} of {}: {}", remote(), s, overlay.name(), e.toString());
       closeWith(new Frame.Error(Frame.Error.IO, "cannot read segment " + c.segment));
       return;
     }

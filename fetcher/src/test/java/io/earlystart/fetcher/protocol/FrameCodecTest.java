@@ -101,14 +101,14 @@ class FrameCodecTest {
     assertEquals(0, big.refCnt(), "the refused frame is released");
     assertThrows(EncoderException.class, () -> enc.writeOutbound(new Frame.Open("")));
     assertThrows(EncoderException.class, () -> enc.writeOutbound(new Frame.Open("x".repeat(256))));
-    int n = FrameEncoder.MAX_STREAM_RANGES + 1;
+    int n = Frame.Stream.MAX_RANGES + 1;
     assertThrows(EncoderException.class, () -> enc.writeOutbound(new Frame.Stream(new int[n], new int[n])));
     assertFalse(enc.finish());
   }
 
   @Test
   void fullestStreamFrameFits() {
-    int n = FrameEncoder.MAX_STREAM_RANGES;
+    int n = Frame.Stream.MAX_RANGES;
     int[] firsts = new int[n];
     int[] ends = new int[n];
     for (int i = 0; i < n; i++) {

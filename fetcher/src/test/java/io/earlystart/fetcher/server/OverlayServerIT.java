@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.earlystart.fetcher.SegmentSource;
 import io.earlystart.fetcher.Sources;
+import io.earlystart.fetcher.TestOverlays;
 import io.earlystart.fetcher.client.ProtocolSource;
 import io.earlystart.fetcher.protocol.Frame;
 import io.earlystart.overlay.format.CorruptOverlayException;

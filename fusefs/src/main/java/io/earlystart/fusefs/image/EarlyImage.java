@@ -1,5 +1,6 @@
 package io.earlystart.fusefs.image;
 
+import io.earlystart.fetcher.SegmentWait;
 import io.earlystart.overlay.format.ChunkRef;
 import io.earlystart.overlay.format.Image;
 import io.earlystart.overlay.format.Manifest;
@@ -9,9 +10,6 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -53,10 +51,10 @@ public final class EarlyImage implements WritableFile {
   private final Duration waitDeadline;
   private final Waits waits;
   private final Touches touches;
-  private final String source;
+  private final SegmentWait segmentWait;
 
   EarlyImage(ChunkState state, Bases bases, CacheState cache, SegmentFetch fetch, Duration waitDeadline, Waits waits,
-      Touches touches, String source) {
+      Touches touches, SegmentWait segmentWait) {
     this.image = state.image();
     this.state = state;
     this.bases = bases;
@@ -66,7 +64,7 @@ public final class EarlyImage implements WritableFile {
     this.waitDeadline = waitDeadline;
     this.waits = waits;
     this.touches = touches;
-    this.source = source;
+    this.segmentWait = segmentWait;
   }
 
   @Override
@@ -167,19 +165,7 @@ public final class EarlyImage implements WritableFile {
           LOG.debug("{}: a read from chunk {} waits for segment {}", image.fileName, chunk, need[i]);
         }
       }
-      long deadline = start + waitDeadline.toNanos();
-      for (int i = 0; i < n; i++) {
-        try {
-          fs[i].get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-        } catch (TimeoutException e) {
-          throw new IOException(image.fileName + " chunk " + chunk + ": segment " + need[i] + " not fetched from "
-              + source + " within " + waitDeadline.toMillis() + " ms", e);
-        } catch (ExecutionException e) {
-          Throwable cause = e.getCause();
-          throw cause instanceof IOException io ? io
-              : new IOException(image.fileName + " chunk " + chunk + ": " + cause, cause);
-        }
-      }
+      segmentWait.awaitAll(fs, need, n, start, waitDeadline, image.fileName + " chunk " + chunk + ": ");
       failed = false;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

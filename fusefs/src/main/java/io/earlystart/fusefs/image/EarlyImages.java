@@ -1,6 +1,7 @@
 package io.earlystart.fusefs.image;
 
 import io.earlystart.fetcher.SegmentScheduler;
+import io.earlystart.fetcher.SegmentWait;
 import io.earlystart.overlay.base.BaseCheck;
 import io.earlystart.overlay.format.Attachment;
 import io.earlystart.overlay.format.CorruptOverlayException;
@@ -53,10 +54,11 @@ public final class EarlyImages implements SegmentScheduler.Applier, Closeable {
     this.bases = bases;
     this.cache = cache;
     this.refs = PayloadRefs.of(m);
+    SegmentWait wait = new SegmentWait(source);
     for (Image image : Image.values()) {
       chunks[image.ordinal()] = new ChunkState(image, m, bases, cache);
       images[image.ordinal()] = new EarlyImage(chunks[image.ordinal()], bases, cache, fetch,
-          image == Image.DISK ? diskWait : memoryWait, waits[image.ordinal()], touches, source);
+          image == Image.DISK ? diskWait : memoryWait, waits[image.ordinal()], touches, wait);
     }
     this.appliedAtOpen = ChunkState.restore(chunks, cache, m, refs);
   }
