@@ -3,7 +3,7 @@ package io.earlystart.bench;
 import io.earlystart.fetcher.ScheduledOverlayReader;
 import io.earlystart.fetcher.SchedulerOptions;
 import io.earlystart.fetcher.SegmentScheduler;
-import io.earlystart.fetcher.Sources;
+import io.earlystart.fetcher.client.Sources;
 import io.earlystart.fetcher.server.OverlayServer;
 import io.earlystart.fetcher.server.ServerOptions;
 import io.earlystart.fusefs.EarlyStart;

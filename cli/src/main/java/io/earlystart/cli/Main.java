@@ -1,6 +1,5 @@
 package io.earlystart.cli;
 
-import io.earlystart.cli.example.ExampleImagesCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

@@ -4,7 +4,7 @@ import io.earlystart.fetcher.ScheduledOverlayReader;
 import io.earlystart.fetcher.SchedulerOptions;
 import io.earlystart.fetcher.SegmentSink;
 import io.earlystart.fetcher.SegmentSource;
-import io.earlystart.fetcher.Sources;
+import io.earlystart.fetcher.client.Sources;
 import io.earlystart.overlay.format.OverlayFile;
 import io.earlystart.overlay.format.OverlayHead;
 import io.earlystart.overlay.format.OverlayReader;

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.earlystart.fetcher.client.Nginx;
+import io.earlystart.fetcher.client.Sources;
 import io.earlystart.fetcher.net.FaultyProxy;
 import io.earlystart.fetcher.net.FaultyProxy.Fault;
 import io.earlystart.fetcher.server.OverlayServer;

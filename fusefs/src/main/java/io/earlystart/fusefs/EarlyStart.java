@@ -3,7 +3,7 @@ package io.earlystart.fusefs;
 import io.earlystart.fetcher.SchedulerOptions;
 import io.earlystart.fetcher.SegmentScheduler;
 import io.earlystart.fetcher.SegmentSource;
-import io.earlystart.fetcher.Sources;
+import io.earlystart.fetcher.client.Sources;
 import io.earlystart.fusefs.fuse.FuseMount;
 import io.earlystart.fusefs.fuse.ImageFs;
 import io.earlystart.fusefs.image.EarlyImage;

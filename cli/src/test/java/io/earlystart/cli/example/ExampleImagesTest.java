@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.earlystart.cli.ExampleImagesCommand;
 import io.earlystart.cli.SizeConverter;
 import java.io.IOException;
 import java.io.PrintWriter;

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.earlystart.fetcher.SegmentSource;
-import io.earlystart.fetcher.Sources;
+import io.earlystart.fetcher.client.Sources;
 import io.earlystart.overlay.format.CorruptOverlayException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;

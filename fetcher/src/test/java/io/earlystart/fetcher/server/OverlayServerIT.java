@@ -6,9 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.earlystart.fetcher.SegmentSource;
-import io.earlystart.fetcher.Sources;
 import io.earlystart.fetcher.TestOverlays;
 import io.earlystart.fetcher.client.ProtocolSource;
+import io.earlystart.fetcher.client.Sources;
 import io.earlystart.fetcher.protocol.Frame;
 import io.earlystart.overlay.format.CorruptOverlayException;
 import io.earlystart.overlay.format.OverlayFile;

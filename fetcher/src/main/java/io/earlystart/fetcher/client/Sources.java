@@ -1,5 +1,6 @@
-package io.earlystart.fetcher;
+package io.earlystart.fetcher.client;
 
+import io.earlystart.fetcher.SegmentSource;
 import io.earlystart.fetcher.client.FileSource;
 import io.earlystart.fetcher.client.HttpRangeSource;
 import io.earlystart.fetcher.client.ProtocolSource;

@@ -1,6 +1,7 @@
-package io.earlystart.cli.example;
+package io.earlystart.cli;
 
 import io.earlystart.cli.SizeConverter;
+import io.earlystart.cli.example.ExampleImages;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
