@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Runs an external program (xdelta3, xz) to completion and fails loudly: a missing program, a
@@ -51,17 +52,48 @@ final class ExternalTool {
 
   /** Runs {@code step} and returns after the process exited with status 0. */
   static void run(Step step) throws IOException, InterruptedException {
+    Exit exit;
+    try {
+      exit = exec(step.command(), step.stdout(), Map.of());
+    } catch (StartException e) {
+      throw new IOException("cannot start " + step + ": " + e.getMessage(), e.getCause());
+    }
+    if (exit.status() != 0) {
+      throw new IOException(step + " exited with status " + exit.status() + ": " + tail(exit.stderr()));
+    }
+  }
+
+  /** What a finished process left: its exit status and its whole stderr. */
+  record Exit(int status, String stderr) {}
+
+  /** The program could not be started (not found, not executable). */
+  static final class StartException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    StartException(IOException cause) {
+      super(cause.getMessage(), cause);
+    }
+  }
+
+  /**
+   * Runs {@code command} to its end: stdin from /dev/null, stdout into {@code stdout} (truncated first;
+   * discarded when null), stderr kept, {@code env} added to this JVM's environment. The process is
+   * killed if the wait is interrupted.
+   *
+   * @throws StartException when the program cannot be started
+   */
+  static Exit exec(List<String> command, Path stdout, Map<String, String> env) throws IOException, InterruptedException {
     Path err = Files.createTempFile("earlystart-bench-", ".stderr");
     try {
-      ProcessBuilder pb = new ProcessBuilder(step.command()).redirectError(err.toFile())
+      ProcessBuilder pb = new ProcessBuilder(command).redirectError(err.toFile())
           .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-          .redirectOutput(step.stdout() != null ? ProcessBuilder.Redirect.to(step.stdout().toFile())
-              : ProcessBuilder.Redirect.DISCARD);
+          .redirectOutput(stdout != null ? ProcessBuilder.Redirect.to(stdout.toFile()) : ProcessBuilder.Redirect.DISCARD);
+      pb.environment().putAll(env);
       Process p;
       try {
         p = pb.start();
       } catch (IOException e) {
-        throw new IOException("cannot start " + step + ": " + e.getMessage(), e);
+        throw new StartException(e);
       }
       int status;
       try {
@@ -70,9 +102,7 @@ final class ExternalTool {
         p.destroyForcibly();
         throw e;
       }
-      if (status != 0) {
-        throw new IOException(step + " exited with status " + status + ": " + tail(err));
-      }
+      return new Exit(status, Files.readString(err, StandardCharsets.UTF_8));
     } finally {
       Files.deleteIfExists(err);
     }
@@ -133,8 +163,8 @@ final class ExternalTool {
     }
   }
 
-  private static String tail(Path err) throws IOException {
-    String s = new String(Files.readAllBytes(err), StandardCharsets.UTF_8).strip();
+  private static String tail(String stderr) {
+    String s = stderr.strip();
     if (s.isEmpty()) {
       return "(no stderr)";
     }

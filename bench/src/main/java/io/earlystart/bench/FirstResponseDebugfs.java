@@ -1,6 +1,5 @@
 package io.earlystart.bench;
 
-import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -8,6 +7,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -70,32 +70,17 @@ final class FirstResponseDebugfs {
     List<String> cmd = new ArrayList<>(List.of(path().toString(), "-c"));
     cmd.addAll(List.of(args));
     cmd.add(image.toString());
-    Path err = Files.createTempFile("earlystart-bench-debugfs-", ".err");
-    try {
-      ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(stdout.toFile()).redirectError(err.toFile())
-          .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-      pb.environment().put("DEBUGFS_PAGER", "__none__");
-      Process p = pb.start();
-      int status;
-      try {
-        status = p.waitFor();
-      } catch (InterruptedException e) {
-        p.destroyForcibly();
-        throw e;
+    ExternalTool.Exit exit = ExternalTool.exec(cmd, stdout, Map.of("DEBUGFS_PAGER", "__none__"));
+    StringBuilder rest = new StringBuilder();
+    for (String line : exit.stderr().split("\n")) {
+      if (!line.startsWith("debugfs ") && !line.contains("catastrophic mode") && !line.isBlank()) {
+        rest.append(line).append('\n');
       }
-      StringBuilder rest = new StringBuilder();
-      for (String line : Files.readAllLines(err, StandardCharsets.UTF_8)) {
-        if (!line.startsWith("debugfs ") && !line.contains("catastrophic mode") && !line.isBlank()) {
-          rest.append(line).append('\n');
-        }
-      }
-      if (status != 0) {
-        throw new IOException(String.join(" ", cmd) + " exited with status " + status + ": " + rest);
-      }
-      return rest.toString();
-    } finally {
-      Files.deleteIfExists(err);
     }
+    if (exit.status() != 0) {
+      throw new IOException(String.join(" ", cmd) + " exited with status " + exit.status() + ": " + rest);
+    }
+    return rest.toString();
   }
 
   private static Path path() {

@@ -108,11 +108,7 @@ public class FuseReadBenchmark {
           cache = rig.openPageCache();
         }
       } catch (Throwable t) {
-        try {
-          rig.close();
-        } catch (Throwable u) {
-          t.addSuppressed(u);
-        }
+        rig.closeAfter(t);
         throw t;
       }
       ExampleWorkload.log("path=" + path + ": reading " + rig.file + " (" + size + " bytes), "

@@ -100,12 +100,17 @@ final class FuseReadRig implements AutoCloseable {
           original, (System.nanoTime() - t0) / 1e9));
       return rig;
     } catch (Throwable t) {
-      try {
-        rig.close();
-      } catch (Throwable u) {
-        t.addSuppressed(u);
-      }
+      rig.closeAfter(t);
       throw t;
+    }
+  }
+
+  /** Closes the rig after {@code failure} (a failed start or setup); a failure to close is added to it. */
+  void closeAfter(Throwable failure) {
+    try {
+      close();
+    } catch (Throwable u) {
+      failure.addSuppressed(u);
     }
   }
 

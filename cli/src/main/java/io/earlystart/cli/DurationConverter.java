@@ -15,11 +15,7 @@ public final class DurationConverter implements CommandLine.ITypeConverter<Durat
 
   @Override
   public Duration convert(String value) {
-    try {
-      return parse(value);
-    } catch (IllegalArgumentException e) {
-      throw new CommandLine.TypeConversionException(e.getMessage());
-    }
+    return ParseErrors.forPicocli(DurationConverter::parse, value);
   }
 
   /** The duration; IllegalArgumentException (naming the value) if invalid. */

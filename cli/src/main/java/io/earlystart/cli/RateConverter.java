@@ -18,11 +18,7 @@ public final class RateConverter implements CommandLine.ITypeConverter<Long> {
 
   @Override
   public Long convert(String value) {
-    try {
-      return parse(value);
-    } catch (IllegalArgumentException e) {
-      throw new CommandLine.TypeConversionException(e.getMessage());
-    }
+    return ParseErrors.forPicocli(RateConverter::parse, value);
   }
 
   /** Bytes per second; IllegalArgumentException (naming the value) if invalid. */

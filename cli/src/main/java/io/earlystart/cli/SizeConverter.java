@@ -16,11 +16,7 @@ public final class SizeConverter implements CommandLine.ITypeConverter<Long> {
 
   @Override
   public Long convert(String value) {
-    try {
-      return parse(value);
-    } catch (IllegalArgumentException e) {
-      throw new CommandLine.TypeConversionException(e.getMessage());
-    }
+    return ParseErrors.forPicocli(SizeConverter::parse, value);
   }
 
   /** The size in bytes; IllegalArgumentException (with a message naming the value) if invalid. */

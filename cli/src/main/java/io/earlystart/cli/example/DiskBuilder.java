@@ -90,10 +90,7 @@ final class DiskBuilder {
     for (String e : entries) {
       pin(cmd, e, true);
     }
-    Path cmdFile = work.resolve("pin.cmd");
-    Files.writeString(cmdFile, cmd, StandardCharsets.US_ASCII);
-    E2fsTools.debugfs(work, work, cmdFile, image);
-    checkSize(image);
+    edit(work, "pin.cmd", cmd, image);
   }
 
   private static void pin(StringBuilder cmd, String path, boolean times) {
@@ -187,10 +184,15 @@ final class DiskBuilder {
     for (String p : created) {
       pin(cmd, p, false);
     }
-    Path cmdFile = work.resolve("customise.cmd");
+    edit(work, "customise.cmd", cmd, disk);
+  }
+
+  /** Runs the debugfs commands {@code cmd} (kept as {@code work/name}) on {@code image}, then checks its size. */
+  private void edit(Path work, String name, CharSequence cmd, Path image) throws IOException, InterruptedException {
+    Path cmdFile = work.resolve(name);
     Files.writeString(cmdFile, cmd, StandardCharsets.US_ASCII);
-    E2fsTools.debugfs(work, work, cmdFile, disk);
-    checkSize(disk);
+    E2fsTools.debugfs(work, work, cmdFile, image);
+    checkSize(image);
   }
 
   private static void write(StringBuilder cmd, List<String> created, String host, String fsPath) {

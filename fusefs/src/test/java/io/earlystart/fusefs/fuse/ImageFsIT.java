@@ -74,8 +74,10 @@ class ImageFsIT {
     Map<String, ReadableFile> files = new LinkedHashMap<>();
     files.put("disk.img", disk);
     files.put("vm.json", new BytesFile(TEXT));
-    files.put("broken.img", new FailingImage(MIB));
-    files.put("short.img", new TruncatedImage(new BytesFile(TEXT), MIB));
+    files.put("broken.img", sized(MIB, (offset, dst) -> {
+      throw new IOException("injected: corrupt segment at offset " + offset);
+    }));
+    files.put("short.img", sized(MIB, new BytesFile(TEXT)::read));
     mount = FuseMount.mount(new ImageFs(files), mnt, MountOptions.DEFAULTS, Duration.ofSeconds(5));
   }
 
@@ -239,44 +241,28 @@ class ImageFsIT {
     return b;
   }
 
-  /** Fault injection: every read fails like a corrupt segment. */
-  static final class FailingImage implements ReadableFile {
-    private final long size;
-
-    FailingImage(long size) {
-      this.size = size;
-    }
-
-    @Override
-    public long size() {
-      return size;
-    }
-
-    @Override
-    public int read(long offset, ByteBuffer dst) throws IOException {
-      throw new IOException("injected: corrupt segment at offset " + offset);
-    }
+  /** How a {@link #sized} file reads. */
+  @FunctionalInterface
+  interface Reads {
+    int read(long offset, ByteBuffer dst) throws IOException;
   }
 
-  /** Fault injection: claims {@code size} bytes but its source ends earlier (returns -1). */
-  static final class TruncatedImage implements ReadableFile {
-    private final ReadableFile source;
-    private final long size;
+  /**
+   * Fault injection: a file that claims {@code size} bytes and reads with {@code reads}: one that always
+   * fails (like a corrupt segment), or one whose source ends earlier (returns -1).
+   */
+  static ReadableFile sized(long size, Reads reads) {
+    return new ReadableFile() {
+      @Override
+      public long size() {
+        return size;
+      }
 
-    TruncatedImage(ReadableFile source, long size) {
-      this.source = source;
-      this.size = size;
-    }
-
-    @Override
-    public long size() {
-      return size;
-    }
-
-    @Override
-    public int read(long offset, ByteBuffer dst) throws IOException {
-      return source.read(offset, dst);
-    }
+      @Override
+      public int read(long offset, ByteBuffer dst) throws IOException {
+        return reads.read(offset, dst);
+      }
+    };
   }
 
   /** Records the (offset, length) of every read the file system passes down. */
