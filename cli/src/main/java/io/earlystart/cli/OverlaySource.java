@@ -2,7 +2,6 @@ package io.earlystart.cli;
 
 import io.earlystart.fetcher.ScheduledOverlayReader;
 import io.earlystart.fetcher.SchedulerOptions;
-import io.earlystart.fetcher.SegmentSink;
 import io.earlystart.fetcher.SegmentSource;
 import io.earlystart.fetcher.client.Sources;
 import io.earlystart.overlay.format.OverlayFile;
@@ -40,7 +39,7 @@ final class OverlaySource {
     }
   }
 
-  private static final SegmentSink NO_SEGMENTS = new SegmentSink() {
+  private static final SegmentSource.Sink NO_SEGMENTS = new SegmentSource.Sink() {
     @Override
     public void segment(int index, byte[] frame) {}
 

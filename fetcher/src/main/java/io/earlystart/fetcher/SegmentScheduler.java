@@ -110,7 +110,7 @@ public final class SegmentScheduler implements Closeable {
     synchronized (lock) {
       gen = ++generation;
     }
-    s = source.open(new Sink(gen), options.openTimeout());
+    s = source.open(new GenerationSink(gen), options.openTimeout());
     synchronized (lock) {
       head = s.head();
       manifest = head.manifest();
@@ -172,7 +172,7 @@ public final class SegmentScheduler implements Closeable {
       return s.attachment(a);
     }
     // between sessions, or after the stream ended: a short session of its own
-    try (SegmentSource.Session own = source.open(new SegmentSink() {
+    try (SegmentSource.Session own = source.open(new SegmentSource.Sink() {
       @Override
       public void segment(int index, byte[] frame) {}
 
@@ -377,7 +377,7 @@ public final class SegmentScheduler implements Closeable {
     }
     SegmentSource.Session s;
     try {
-      s = source.open(new Sink(gen), options.openTimeout());
+      s = source.open(new GenerationSink(gen), options.openTimeout());
     } catch (IOException | RuntimeException e) {
       synchronized (lock) {
         lastError = e;
@@ -450,10 +450,10 @@ public final class SegmentScheduler implements Closeable {
   }
 
   /** Routes one session's callbacks, tagged with its generation so a dead session's late calls are ignored. */
-  private final class Sink implements SegmentSink {
+  private final class GenerationSink implements SegmentSource.Sink {
     private final long gen;
 
-    Sink(long gen) {
+    GenerationSink(long gen) {
       this.gen = gen;
     }
 

@@ -23,13 +23,13 @@ public interface SegmentSource extends Closeable {
    * @throws IOException the source cannot be reached, or says no, or sends a bad head; a {@link
    *     io.earlystart.overlay.format.CorruptOverlayException} when the head is corrupt
    */
-  Session open(SegmentSink sink, Duration timeout) throws IOException;
+  Session open(Sink sink, Duration timeout) throws IOException;
 
   /**
    * One connection's fetching. {@link #stream} and {@link #demand} never block and may be called from
    * any thread; segments reach the sink from the session's own threads, in any order, possibly more
    * than once (a demanded segment may also come in the stream). Once the sink has been told {@link
-   * SegmentSink#failed}, the session is dead and further calls are ignored.
+   * Sink#failed}, the session is dead and further calls are ignored.
    */
   interface Session extends Closeable {
     OverlayHead head();
@@ -55,5 +55,20 @@ public interface SegmentSource extends Closeable {
     /** Closes the connection; no sink calls follow (not even {@code failed}). */
     @Override
     void close();
+  }
+
+  /**
+   * Receives what a {@link Session} fetches. Called from the session's threads (netty event loops
+   * included): implementations must not block.
+   */
+  interface Sink {
+    /**
+     * The whole frame of segment {@code index} as received, not yet verified against the manifest. The
+     * array belongs to the sink from now on.
+     */
+    void segment(int index, byte[] frame);
+
+    /** The session died (connection lost, protocol error, source gone); no more calls follow. */
+    void failed(Throwable cause);
   }
 }

@@ -47,7 +47,7 @@ final class FaultySource implements SegmentSource {
   }
 
   @Override
-  public Session open(SegmentSink sink, Duration timeout) throws IOException {
+  public Session open(SegmentSource.Sink sink, Duration timeout) throws IOException {
     if (gone || refuseOpens > 0) {
       refuseOpens--;
       throw new IOException("connection refused");
@@ -62,13 +62,13 @@ final class FaultySource implements SegmentSource {
   }
 
   private final class FaultySession implements Session, Runnable {
-    private final SegmentSink sink;
+    private final SegmentSource.Sink sink;
     private final LinkedBlockingDeque<Integer> queue = new LinkedBlockingDeque<>();
     private final Thread thread;
     private volatile boolean closed;
     private final boolean mortal = opens.get() == 1 && killAfter >= 0;
 
-    FaultySession(SegmentSink sink) {
+    FaultySession(SegmentSource.Sink sink) {
       this.sink = sink;
       thread = new Thread(this, "faulty-session");
       thread.setDaemon(true);

@@ -1,6 +1,6 @@
 package io.earlystart.fetcher.client;
 
-import io.earlystart.fetcher.SegmentSink;
+import io.earlystart.fetcher.SegmentSource;
 import io.earlystart.fetcher.protocol.Frame;
 import io.earlystart.fetcher.protocol.FrameCodecException;
 import io.earlystart.overlay.format.Attachment;
@@ -33,7 +33,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 final class ClientHandler extends ChannelInboundHandlerAdapter {
   private final String source;
   private final String name;
-  private final SegmentSink sink;
+  private final SegmentSource.Sink sink;
   private final CompletableFuture<OverlayHead> head = new CompletableFuture<>();
   private final AtomicBoolean failed = new AtomicBoolean();
   private volatile boolean abandoned;
@@ -50,7 +50,7 @@ final class ClientHandler extends ChannelInboundHandlerAdapter {
   private final Map<Integer, byte[]> partial = new HashMap<>();
   private final Map<Integer, Integer> filled = new HashMap<>();
 
-  ClientHandler(String source, String name, SegmentSink sink) {
+  ClientHandler(String source, String name, SegmentSource.Sink sink) {
     this.source = source;
     this.name = name;
     this.sink = sink;

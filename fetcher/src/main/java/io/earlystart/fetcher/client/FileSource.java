@@ -1,6 +1,5 @@
 package io.earlystart.fetcher.client;
 
-import io.earlystart.fetcher.SegmentSink;
 import io.earlystart.fetcher.SegmentSource;
 import io.earlystart.overlay.format.Attachment;
 import io.earlystart.overlay.format.OverlayFile;
@@ -19,7 +18,7 @@ import java.util.concurrent.LinkedBlockingDeque;
  * reads. Segments reach the sink as the file holds them, unverified (as the contract allows): the
  * scheduler verifies them and, since a file sends the same bad bytes again, gives up with a
  * {@code CorruptOverlayException} naming the segment after its attempts. A read error is reported
- * once through {@link SegmentSink#failed}.
+ * once through {@link SegmentSource.Sink#failed}.
  *
  * <p>Thread-safe. Each session owns its {@link OverlayFile} and closes it; closing the source closes
  * the sessions still open.
@@ -41,7 +40,7 @@ public final class FileSource implements SegmentSource {
 
   /** Opens the file and verifies its head; {@code timeout} does not apply to a local file. */
   @Override
-  public Session open(SegmentSink sink, Duration timeout) throws IOException {
+  public Session open(SegmentSource.Sink sink, Duration timeout) throws IOException {
     OverlayFile file = OverlayFile.open(path);
     FileSession s = new FileSession(file, sink);
     sessions.add(s);
@@ -75,7 +74,7 @@ public final class FileSource implements SegmentSource {
     private final LinkedBlockingDeque<Integer> queue = new LinkedBlockingDeque<>();
     private final Thread worker;
 
-    FileSession(OverlayFile file, SegmentSink sink) {
+    FileSession(OverlayFile file, SegmentSource.Sink sink) {
       this.file = file;
       this.head = new OverlayHead(file.header(), file.manifest());
       this.segmentCount = head.manifest().segments().size();

@@ -1,27 +1,26 @@
 package io.earlystart.fetcher.client;
 
-import io.earlystart.fetcher.SegmentSink;
 import io.earlystart.fetcher.SegmentSource;
 import java.util.BitSet;
 
 /**
  * The sink of one session, guarded so that the session keeps the {@link SegmentSource.Session}
  * contract whatever its threads do: no sink call starts once the session is closed or dead, {@link
- * SegmentSink#failed} is told at most once and never after close, and a segment that the stream brings
+ * SegmentSource.Sink#failed} is told at most once and never after close, and a segment that the stream brings
  * again after it was delivered is dropped (a demanded one always goes through).
  *
  * <p>Thread-safe: sink calls happen under one lock, so {@link #close} returning means none is running.
  * Owned by one session; the sink belongs to whoever opened the session.
  */
 final class GuardedSink {
-  private final SegmentSink sink;
+  private final SegmentSource.Sink sink;
   private final Object lock = new Object();
   /** Guarded by {@link #lock}. */
   private final BitSet delivered;
   private boolean closed;
   private volatile boolean dead;
 
-  GuardedSink(SegmentSink sink, int segments) {
+  GuardedSink(SegmentSource.Sink sink, int segments) {
     this.sink = sink;
     this.delivered = new BitSet(segments);
   }

@@ -1,6 +1,6 @@
 package io.earlystart.fetcher.client;
 
-import io.earlystart.fetcher.SegmentSink;
+import io.earlystart.fetcher.SegmentSource;
 import io.earlystart.fetcher.SegmentSource.Session;
 import io.earlystart.overlay.format.Attachment;
 import io.earlystart.overlay.format.CorruptOverlayException;
@@ -27,7 +27,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * consecutive segments from the stream queue (up to {@link #MAX_RUN_BYTES} per Range GET) and a small
  * executor that fetches demands, one Range GET each, in parallel with the stream. Each segment goes to
  * the sink as soon as its bytes are in; the first failure ends the session with one {@link
- * SegmentSink#failed}.
+ * SegmentSource.Sink#failed}.
  *
  * <p>Thread-safe. The session owns its threads and every {@link HttpDeadline} in flight ({@link
  * #close} aborts them); its {@link GuardedSink} makes sure no sink call starts once the session is
@@ -54,7 +54,7 @@ final class HttpRangeSession implements Session {
   private final Thread streamer;
   private final ExecutorService demands;
 
-  HttpRangeSession(HttpRangeSource source, HttpClient client, SegmentSink sink, OverlayHead head,
+  HttpRangeSession(HttpRangeSource source, HttpClient client, SegmentSource.Sink sink, OverlayHead head,
       Duration timeout) {
     this.source = source;
     this.client = client;

@@ -1,6 +1,5 @@
 package io.earlystart.fetcher.client;
 
-import io.earlystart.fetcher.SegmentSink;
 import io.earlystart.fetcher.SegmentSource;
 import io.earlystart.overlay.format.CorruptOverlayException;
 import io.earlystart.overlay.format.OverlayHead;
@@ -41,7 +40,7 @@ import java.util.regex.Pattern;
  *
  * <p>Timeouts: {@code timeout} (given to {@link #open}) bounds connecting, waiting for response
  * headers, and every gap between body bytes ({@link HttpDeadline}). Any failure (HTTP error, short
- * body, timeout) ends the session with one {@link SegmentSink#failed}. Thread-safe; closing the source
+ * body, timeout) ends the session with one {@link SegmentSource.Sink#failed}. Thread-safe; closing the source
  * closes its sessions. {@link #describe()} leaves out user info and query (presigned URLs carry
  * credentials there).
  */
@@ -70,7 +69,7 @@ public final class HttpRangeSource implements SegmentSource {
   }
 
   @Override
-  public Session open(SegmentSink sink, Duration timeout) throws IOException {
+  public Session open(SegmentSource.Sink sink, Duration timeout) throws IOException {
     HttpClient client = HttpClient.newBuilder()
         .version(HttpClient.Version.HTTP_1_1)
         .connectTimeout(timeout)

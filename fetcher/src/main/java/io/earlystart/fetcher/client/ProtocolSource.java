@@ -1,6 +1,5 @@
 package io.earlystart.fetcher.client;
 
-import io.earlystart.fetcher.SegmentSink;
 import io.earlystart.fetcher.SegmentSource;
 import io.earlystart.fetcher.protocol.Frame;
 import io.earlystart.fetcher.protocol.FrameDecoder;
@@ -93,7 +92,7 @@ public final class ProtocolSource implements SegmentSource {
   }
 
   @Override
-  public Session open(SegmentSink sink, Duration timeout) throws IOException {
+  public Session open(SegmentSource.Sink sink, Duration timeout) throws IOException {
     long deadline = System.nanoTime() + timeout.toNanos();
     ClientHandler handler = new ClientHandler(describe(), name, sink);
     Bootstrap b = new Bootstrap().group(group).channel(NioSocketChannel.class)

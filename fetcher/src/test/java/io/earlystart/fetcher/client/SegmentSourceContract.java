@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import io.earlystart.fetcher.SegmentSink;
 import io.earlystart.fetcher.SegmentSource;
 import io.earlystart.overlay.create.CreateOptions;
 import io.earlystart.overlay.create.OverlayCreator;
@@ -247,7 +246,7 @@ abstract class SegmentSourceContract {
 
   // ---- a recording sink -------------------------------------------------------------------------
 
-  static final class Recorder implements SegmentSink {
+  static final class Recorder implements SegmentSource.Sink {
     final Map<Integer, byte[]> got = new ConcurrentHashMap<>();
     private final List<Integer> order = new ArrayList<>();
     final AtomicInteger calls = new AtomicInteger();

@@ -1,6 +1,6 @@
 package io.earlystart.fetcher.server;
 
-import io.earlystart.fetcher.SegmentSink;
+import io.earlystart.fetcher.SegmentSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -9,7 +9,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /** A sink that keeps every segment and the order of arrival. Thread-safe. */
-final class Collector implements SegmentSink {
+final class Collector implements SegmentSource.Sink {
   final Map<Integer, byte[]> frames = new ConcurrentHashMap<>();
   private final List<Integer> order = new ArrayList<>();
   private volatile Throwable failure;

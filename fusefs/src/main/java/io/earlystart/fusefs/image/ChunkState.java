@@ -179,24 +179,21 @@ final class ChunkState {
     cache.write(image, c * CS, bytes);
   }
 
-  /** What a segment's payloads are written with: {@code write} puts them into the targets given. */
-  @FunctionalInterface
-  interface SegmentWrite {
-    void into(SegmentWriter.Target[] targets) throws IOException;
-  }
-
   /**
-   * Applies one segment to both images: with both locks held (disk, then memory: the one order),
-   * {@code write} puts the bytes of the chunks the guest does not own into the cache files, then the
-   * segment is journaled as applied, then its chunks are marked in the cache.
+   * Applies one verified segment to both images: with both locks held (disk, then memory: the one
+   * order), {@code writer} decodes {@code frame} and writes the bytes of the chunks the guest does not
+   * own into the cache files, then the segment is journaled as applied, then its chunks are marked in
+   * the cache.
    *
    * @param images both images, in {@link Image} order; they share one cache state
+   * @param source the overlay's source, for messages
    */
-  static void applySegment(ChunkState[] images, Segment s, PayloadRefs refs, SegmentWrite write) throws IOException {
+  static void applySegment(ChunkState[] images, Segment s, byte[] frame, PayloadRefs refs, SegmentWriter writer,
+      String source) throws IOException {
     images[0].lock.lock();
     images[1].lock.lock();
     try {
-      write.into(new SegmentWriter.Target[] {images[0].target, images[1].target});
+      writer.write(source, s, frame, refs, new SegmentWriter.Target[] {images[0].target, images[1].target});
       images[0].cache.recordApplied(s.index());
       markArrived(images, s, refs);
     } finally {

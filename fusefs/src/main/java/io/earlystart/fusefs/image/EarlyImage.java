@@ -34,6 +34,19 @@ public final class EarlyImage implements WritableFile {
   private static final int CS = Manifest.CHUNK_SIZE;
   private static final Logger LOG = LoggerFactory.getLogger(EarlyImage.class);
 
+  /**
+   * How a read gets a segment that has not arrived: {@code SegmentScheduler::fetchNow} in a mount, a
+   * test's own in unit tests. Implementations must be thread-safe and must not block.
+   */
+  @FunctionalInterface
+  public interface SegmentFetch {
+    /**
+     * Fetches {@code segment} ahead of the background stream; the future completes once its chunks are
+     * in the cache (one fetch shared by every caller), or fails with what stopped fetching.
+     */
+    CompletableFuture<Void> fetchNow(int segment);
+  }
+
   /** Told of every chunk read or written through the mount (first-touch trace recording). */
   @FunctionalInterface
   public interface Touches {

@@ -48,7 +48,7 @@ public final class EarlyImages implements SegmentScheduler.Applier, Closeable {
   private final Map<String, byte[]> attachments = new LinkedHashMap<>();
   private boolean closed;
 
-  private EarlyImages(String source, Manifest m, Bases bases, CacheState cache, SegmentFetch fetch,
+  private EarlyImages(String source, Manifest m, Bases bases, CacheState cache, EarlyImage.SegmentFetch fetch,
       Duration diskWait, Duration memoryWait, EarlyImage.Touches touches) {
     this.source = source;
     this.bases = bases;
@@ -74,7 +74,7 @@ public final class EarlyImages implements SegmentScheduler.Applier, Closeable {
    * @param memoryWait how long a memory.img read may wait (an error there kills QEMU)
    * @param source the overlay's source as the user named it, for messages
    */
-  public static EarlyImages open(OverlayHead head, Path[] basePaths, Path cacheDir, SegmentFetch fetch,
+  public static EarlyImages open(OverlayHead head, Path[] basePaths, Path cacheDir, EarlyImage.SegmentFetch fetch,
       Duration diskWait, Duration memoryWait, EarlyImage.Touches touches, String source)
       throws IOException, InterruptedException {
     Manifest m = head.manifest();
@@ -162,7 +162,7 @@ public final class EarlyImages implements SegmentScheduler.Applier, Closeable {
   @Override
   public void apply(Segment s, byte[] frame) throws IOException {
     try {
-      ChunkState.applySegment(chunks, s, refs, targets -> writer.write(source, s, frame, refs, targets));
+      ChunkState.applySegment(chunks, s, frame, refs, writer, source);
     } catch (CorruptOverlayException | ChunkState.BaseReadException e) {
       throw e;
     } catch (IOException e) {

@@ -15,29 +15,29 @@ class ScratchPoolTest {
 
   @Test
   void reusesAGivenBuffer() {
-    ScratchPool pool = new ScratchPool();
-    ScratchPool.Scratch a = pool.take();
+    ImageFs.ScratchPool pool = new ImageFs.ScratchPool();
+    ImageFs.ScratchPool.Scratch a = pool.take();
     pool.give(a);
     assertSame(a, pool.take());
-    assertEquals(ScratchPool.SCRATCH_BYTES, a.buffer.capacity());
+    assertEquals(ImageFs.ScratchPool.SCRATCH_BYTES, a.buffer.capacity());
     assertTrue(a.buffer.isDirect());
   }
 
   @Test
   void concurrentTakersGetDistinctBuffersAndOverflowIsDropped() {
-    ScratchPool pool = new ScratchPool();
-    List<ScratchPool.Scratch> taken = new ArrayList<>();
-    for (int i = 0; i < ScratchPool.SLOTS + 4; i++) {
+    ImageFs.ScratchPool pool = new ImageFs.ScratchPool();
+    List<ImageFs.ScratchPool.Scratch> taken = new ArrayList<>();
+    for (int i = 0; i < ImageFs.ScratchPool.SLOTS + 4; i++) {
       taken.add(pool.take());
     }
-    Set<ScratchPool.Scratch> given = new HashSet<>(taken);
+    Set<ImageFs.ScratchPool.Scratch> given = new HashSet<>(taken);
     assertEquals(taken.size(), given.size());
     taken.forEach(pool::give); // the 4 beyond SLOTS find no free slot: dropped, no exception
-    Set<ScratchPool.Scratch> again = new HashSet<>();
-    for (int i = 0; i < ScratchPool.SLOTS; i++) {
+    Set<ImageFs.ScratchPool.Scratch> again = new HashSet<>();
+    for (int i = 0; i < ImageFs.ScratchPool.SLOTS; i++) {
       again.add(pool.take());
     }
-    assertEquals(ScratchPool.SLOTS, again.size());
+    assertEquals(ImageFs.ScratchPool.SLOTS, again.size());
     assertTrue(given.containsAll(again), "the pool hands back the buffers it kept");
     assertFalse(given.contains(pool.take()), "the pool is empty now: the 4 over its slots were dropped");
   }
