@@ -6,7 +6,7 @@
 set -euo pipefail
 [ $# -ge 1 ] || { sed -n 2,5p "$0" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
-sed -n '/^# Classes that/,/^# loaded as usual/p' "$here/classes.lst"
+awk '/^#/ { print; next } { exit }' "$here/classes.lst" # the list's own header
 first=$1; shift
 grep -v '^#' "$first"
 if [ $# -gt 0 ]; then
