@@ -10,7 +10,10 @@ import io.earlystart.overlay.format.Segment;
 import io.earlystart.overlay.synthesize.SegmentWriter;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.BitSet;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.ReentrantLock;
+import org.roaringbitmap.IntConsumer;
 import org.roaringbitmap.RoaringBitmap;
 
 /**
@@ -58,8 +61,8 @@ final class ChunkState {
   private final int[] segmentOfEntry;
   private final Bases bases;
   private final CacheState cache;
-  private final ChunkBits inCache;
-  private final ChunkBits guest;
+  private final Bits inCache;
+  private final Bits guest;
   private final ReentrantLock lock = new ReentrantLock();
   /** This image as the segment writer's target; used only under {@link #lock}. */
   private final SegmentWriter.Target target = new Arrivals();
@@ -75,8 +78,8 @@ final class ChunkState {
       segmentOfEntry[e] = table.kind(e).hasPayload() ? m.segmentOf(table.arg(e)).index() : -1;
     }
     long chunks = Manifest.chunkCount(size, CS);
-    this.inCache = new ChunkBits(chunks);
-    this.guest = new ChunkBits(chunks);
+    this.inCache = new Bits(chunks);
+    this.guest = new Bits(chunks);
   }
 
   Image image() {
@@ -216,9 +219,9 @@ final class ChunkState {
    * What the cache directory kept, before anything is mounted: the chunks the guest wrote, and the
    * chunks of the segments applied. Returns those segments (for the scheduler, which fetches the rest).
    */
-  static java.util.BitSet restore(ChunkState[] images, CacheState cache, Manifest m, PayloadRefs refs) {
-    java.util.BitSet applied = new java.util.BitSet(m.segments().size());
-    cache.applied().forEach((org.roaringbitmap.IntConsumer) i -> {
+  static BitSet restore(ChunkState[] images, CacheState cache, Manifest m, PayloadRefs refs) {
+    BitSet applied = new BitSet(m.segments().size());
+    cache.applied().forEach((IntConsumer) i -> {
       if (i >= 0 && i < m.segments().size()) {
         applied.set(i);
         markArrived(images, m.segments().get(i), refs);
@@ -265,6 +268,66 @@ final class ChunkState {
 
     BaseReadException(String message, IOException cause) {
       super(message, cause);
+    }
+  }
+
+  /**
+   * One bit per chunk, read without a lock and set by compare-and-set: the in-cache and guest bits of a
+   * chunk state (the in-cache test runs on every FUSE read), and {@link FirstTouchTrace}'s first touches.
+   *
+   * <p>Thread-safe. A bit, once set, is never cleared.
+   */
+  static final class Bits {
+    private final AtomicLongArray words;
+    private final long size;
+
+    Bits(long size) {
+      if (size < 0 || (size + 63) / 64 > Integer.MAX_VALUE) {
+        throw new IllegalArgumentException("bad size " + size);
+      }
+      this.size = size;
+      this.words = new AtomicLongArray((int) ((size + 63) / 64));
+    }
+
+    long size() {
+      return size;
+    }
+
+    boolean get(long i) {
+      return (words.get((int) (i >>> 6)) & (1L << i)) != 0;
+    }
+
+    /** Sets bit {@code i}; true when this call set it (it was clear before). */
+    boolean set(long i) {
+      int w = (int) (i >>> 6);
+      long bit = 1L << i;
+      while (true) {
+        long old = words.get(w);
+        if ((old & bit) != 0) {
+          return false;
+        }
+        if (words.compareAndSet(w, old, old | bit)) {
+          return true;
+        }
+      }
+    }
+
+    /** Sets every bit of {@code bits} below {@link #size()}. */
+    void setAll(RoaringBitmap bits) {
+      bits.forEach((IntConsumer) i -> {
+        if (Integer.toUnsignedLong(i) < size) {
+          set(Integer.toUnsignedLong(i));
+        }
+      });
+    }
+
+    /** Number of set bits (a moment's view while others set bits). */
+    long cardinality() {
+      long n = 0;
+      for (int w = 0; w < words.length(); w++) {
+        n += Long.bitCount(words.get(w));
+      }
+      return n;
     }
   }
 }

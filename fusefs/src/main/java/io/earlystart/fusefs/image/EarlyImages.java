@@ -42,7 +42,7 @@ public final class EarlyImages implements SegmentScheduler.Applier, Closeable {
   private final PayloadRefs refs;
   private final ChunkState[] chunks = new ChunkState[2];
   private final EarlyImage[] images = new EarlyImage[2];
-  private final Waits[] waits = {new Waits(), new Waits()};
+  private final EarlyImage.Waits[] waits = {new EarlyImage.Waits(), new EarlyImage.Waits()};
   private final SegmentWriter writer = new SegmentWriter();
   private final BitSet appliedAtOpen;
   private final Map<String, byte[]> attachments = new LinkedHashMap<>();

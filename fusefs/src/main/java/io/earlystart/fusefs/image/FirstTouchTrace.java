@@ -17,7 +17,7 @@ import java.nio.file.Path;
 public final class FirstTouchTrace implements EarlyImage.Touches, Closeable {
   private final Path file;
   private volatile TraceWriter writer;
-  private volatile ChunkBits[] touched;
+  private volatile ChunkState.Bits[] touched;
 
   public FirstTouchTrace(Path file) {
     this.file = file;
@@ -25,7 +25,7 @@ public final class FirstTouchTrace implements EarlyImage.Touches, Closeable {
 
   /** Creates the trace file for {@code m}'s overlay; time 0 is now. */
   public void begin(String overlayId, Manifest m) throws IOException {
-    touched = new ChunkBits[] {new ChunkBits(m.chunkCount(Image.DISK)), new ChunkBits(m.chunkCount(Image.MEMORY))};
+    touched = new ChunkState.Bits[] {new ChunkState.Bits(m.chunkCount(Image.DISK)), new ChunkState.Bits(m.chunkCount(Image.MEMORY))};
     writer = TraceWriter.create(file, overlayId);
   }
 

@@ -29,7 +29,7 @@ import java.util.Locale;
 final class Status {
   private Status() {}
 
-  static String json(OverlayHead head, SegmentScheduler scheduler, String source, Waits[] waits,
+  static String json(OverlayHead head, SegmentScheduler scheduler, String source, EarlyImage.Waits[] waits,
       ChunkState[] chunks, int inCacheAtMount, long openedNanos, long streamStartNanos, long streamEndNanos) {
     Manifest m = head.manifest();
     SegmentScheduler.Stats st = scheduler.stats();
@@ -65,7 +65,7 @@ final class Status {
     field(b, "reconnects", Long.toString(st.reconnects()));
     StringBuilder w = new StringBuilder("{");
     for (Image image : Image.values()) {
-      Waits x = waits[image.ordinal()];
+      EarlyImage.Waits x = waits[image.ordinal()];
       long[] q = x.quantilesNanos(0.50, 0.99);
       if (image.ordinal() > 0) {
         w.append(", ");
