@@ -1,12 +1,15 @@
 package io.earlystart.fusefs.image;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.earlystart.overlay.Tmpfs;
 import io.earlystart.overlay.format.Image;
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -43,6 +46,33 @@ class CacheStateTest {
       assertEquals(RoaringBitmap.bitmapOf(11), s.written(Image.DISK));
       assertEquals(RoaringBitmap.bitmapOf(256), s.written(Image.MEMORY));
     }
+  }
+
+  /**
+   * A cache on a file system with no room left (a 1 MiB tmpfs under 8 MiB sparse cache files): the write
+   * that fails says so by its type, which the FUSE adapter turns into ENOSPC; an error that is not a full
+   * disk keeps its own type.
+   */
+  @Test
+  void aWriteToAFullCacheIsACacheFullException() throws Exception {
+    Path mnt = dir.resolve("small");
+    try (Tmpfs fs = Tmpfs.mount(mnt, "size=1m")) {
+      try (CacheState s = CacheState.open(mnt.resolve("c"), ID, new long[] {8 << 20, 8 << 20})) {
+        ByteBuffer chunk = ByteBuffer.allocate(4096);
+        CacheFullException full = assertThrows(CacheFullException.class, () -> {
+          for (long pos = 0; pos < 8 << 20; pos += 4096) {
+            s.write(Image.DISK, pos, chunk.clear());
+          }
+        });
+        assertTrue(full.getMessage().contains("No space left on device"), full.getMessage());
+        s.cache(Image.DISK).truncate(0); // room again for the checkpoint at close
+      }
+    }
+    CacheState s = CacheState.open(dir.resolve("ok"), ID, SIZES);
+    s.cache(Image.DISK).close(); // a closed channel fails the next write, with the disk far from full
+    IOException closed = assertThrows(IOException.class, () -> s.write(Image.DISK, 0, ByteBuffer.allocate(4096)));
+    assertFalse(closed instanceof CacheFullException, closed.toString());
+    assertThrows(IOException.class, s::close, "the checkpoint at close cannot flush the closed cache file");
   }
 
   /** A crash: the files as they are while the state is open (no checkpoint), read by a new open. */
