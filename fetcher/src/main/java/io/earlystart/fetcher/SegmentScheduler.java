@@ -212,7 +212,7 @@ public final class SegmentScheduler implements Closeable {
         return CompletableFuture.failedFuture(new IllegalArgumentException("no segment " + segment));
       }
       CompletableFuture<Void> f = waiting.computeIfAbsent(segment, k -> new CompletableFuture<>());
-      if (jump && session != null && states.demand(segment)) {
+      if (jump && session != null && states.markDemanded(segment)) {
         demands++;
         session.demand(segment);
       }
@@ -337,7 +337,7 @@ public final class SegmentScheduler implements Closeable {
         return;
       }
       LOG.warn("{}; fetching it again ({} of {})", what, tries, options.maxAttempts());
-      if (session != null && states.demand(seg.index())) {
+      if (session != null && states.markDemanded(seg.index())) {
         session.demand(seg.index());
       }
     }
@@ -403,7 +403,7 @@ public final class SegmentScheduler implements Closeable {
       reconnects++;
       backoffMillis = options.backoffMin().toMillis();
       for (Integer k : waiting.keySet()) {
-        if (states.demand(k)) { // not when a copy that arrived is queued for the applier
+        if (states.markDemanded(k)) { // not when a copy that arrived is queued for the applier
           s.demand(k);
         }
       }

@@ -130,7 +130,7 @@ final class SegmentStates {
    *
    * @return whether a DEMAND must be sent: false when one was sent already, or the segment arrived
    */
-  boolean demand(int i) {
+  boolean markDemanded(int i) {
     switch (state[i]) {
       case MISSING -> set(i, DEMANDED);
       case STREAMED -> set(i, STREAMED_DEMANDED);

@@ -35,7 +35,7 @@ class SegmentStatesTest {
     present.set(50); // past the last segment: ignored
     SegmentStates s = states(8, present);
     assertEquals(1, s.appliedCount());
-    assertTrue(s.demand(2));
+    assertTrue(s.markDemanded(2));
     assertArrayEquals(new int[] {0, 3, 4}, s.streamMore(300));
     assertEquals(300, s.inFlight());
     assertArrayEquals(new int[0], s.streamMore(300));
@@ -47,13 +47,13 @@ class SegmentStatesTest {
   void windowBytesLastUntilTheApplierTakesTheSegment() {
     SegmentStates s = states(4, new BitSet());
     s.streamMore(200);
-    assertTrue(s.demand(1)); // a streamed segment may still be demanded, once
-    assertFalse(s.demand(1));
+    assertTrue(s.markDemanded(1)); // a streamed segment may still be demanded, once
+    assertFalse(s.markDemanded(1));
     assertEquals(STREAMED_DEMANDED, s.state(1));
     s.arrived(1);
     assertEquals(RECEIVED_STREAMED, s.state(1));
     assertEquals(200, s.inFlight());
-    assertFalse(s.demand(1), "arrived: not asked for again");
+    assertFalse(s.markDemanded(1), "arrived: not asked for again");
     assertTrue(s.take(1));
     assertEquals(RECEIVED, s.state(1));
     assertEquals(100, s.inFlight());
@@ -65,12 +65,12 @@ class SegmentStatesTest {
   @Test
   void rejectedIsMissingAgainAndCounted() {
     SegmentStates s = states(2, new BitSet());
-    assertTrue(s.demand(0));
+    assertTrue(s.markDemanded(0));
     s.arrived(0);
     assertTrue(s.take(0));
     assertEquals(1, s.rejected(0));
     assertEquals(MISSING, s.state(0));
-    assertTrue(s.demand(0));
+    assertTrue(s.markDemanded(0));
     s.arrived(0);
     s.take(0);
     assertEquals(2, s.rejected(0));
@@ -80,9 +80,9 @@ class SegmentStatesTest {
   void lostForgetsWhatWasAskedButNotWhatArrived() {
     SegmentStates s = states(5, new BitSet());
     s.streamMore(300); // 0, 1, 2
-    s.demand(3);
+    s.markDemanded(3);
     s.arrived(1);
-    s.demand(0);
+    s.markDemanded(0);
     s.lost();
     assertEquals(0, s.inFlight());
     assertEquals(MISSING, s.state(0));
@@ -97,7 +97,7 @@ class SegmentStatesTest {
   @Test
   void completeWhenEveryoneIsApplied() {
     SegmentStates s = states(2, new BitSet());
-    s.demand(0);
+    s.markDemanded(0);
     s.arrived(0);
     s.take(0);
     s.applied(0);
