@@ -36,6 +36,11 @@ public final class RandomPair {
     memory = dir.resolve("memory.img");
   }
 
+  /** The four images named as {@link #create} names them, already in {@code dir}. */
+  public static RandomPair at(Path dir) {
+    return new RandomPair(dir);
+  }
+
   public static RandomPair create(Path dir, long seed, int baseDiskSize, int diskSize, int memorySize) throws IOException {
     Random r = new Random(seed);
     RandomPair p = new RandomPair(dir);

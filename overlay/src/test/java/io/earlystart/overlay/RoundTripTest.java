@@ -88,4 +88,77 @@ class RoundTripTest {
     assertTrue(allocated <= Files.size(img) - 1024L * cs, "zero chunks were written: " + allocated + " bytes allocated");
   }
 
+  /**
+   * Holes are zeros that create does not read: images with whole MiB of holes (in both, only in the
+   * customised image, only in the base) give the overlay, byte for byte, that the same images written
+   * out in full give, and it synthesizes back. The base indexes are built from the sparse bases too.
+   */
+  @Test
+  void sparseImagesMakeTheSameOverlayAsDenseOnes() throws Exception {
+    int mib = 1 << 20;
+    Random r = new Random(11);
+    byte[] baseDisk = new byte[6 * mib];
+    byte[] disk = new byte[6 * mib];
+    byte[] baseMemory = new byte[2 * mib];
+    byte[] memory = new byte[2 * mib];
+    fillHalf(r, baseDisk, 0, mib); // MiB 0: data in the base, a few chunks changed below
+    fillHalf(r, baseDisk, 2 * mib, mib); // MiB 2: data in the base, a hole in the customised disk
+    System.arraycopy(baseDisk, 0, disk, 0, mib);
+    fillHalf(r, disk, 4096 * 7, 4096 * 3);
+    fillHalf(r, disk, mib, mib); // MiB 1: new data over a hole of the base
+    System.arraycopy(baseDisk, 2 * mib + 8192, disk, 5 * mib, 4096); // a base chunk moved into a hole
+    fillHalf(r, baseMemory, 0, mib); // MiB 1 of memory: a hole in both
+    System.arraycopy(baseMemory, 0, memory, 0, mib);
+    fillHalf(r, memory, 12 * 4096, 4096);
+    Path dense = Files.createDirectories(dir.resolve("dense"));
+    Path sparse = Files.createDirectories(dir.resolve("sparse"));
+    String[] names = {"base-disk.img", "disk.img", "base-memory.img", "memory.img"};
+    byte[][] images = {baseDisk, disk, baseMemory, memory};
+    for (int i = 0; i < names.length; i++) {
+      Files.write(dense.resolve(names[i]), images[i]);
+      writeSparse(sparse.resolve(names[i]), images[i]);
+    }
+    try (io.earlystart.overlay.io.ImageFile f = io.earlystart.overlay.io.ImageFile.open(sparse.resolve("disk.img"), "disk")) {
+      assertTrue(f.dataRanges().dataBytes() <= 2 * mib + 4096, "the file system kept no holes: " + f.dataRanges().dataBytes());
+    }
+    RandomPair d = RandomPair.at(dense);
+    RandomPair s = RandomPair.at(sparse);
+    CreateSummary fromDense = d.createOverlay(dense.resolve("x.overlay"), null, null, 256 * 1024);
+    CreateSummary fromSparse = s.createOverlay(sparse.resolve("x.overlay"), null, null, 256 * 1024);
+    assertTrue(fromSparse.count(ChunkKind.ZERO) >= 128, "MiB 2 of the disk is ZERO: " + fromSparse.count(ChunkKind.ZERO));
+    assertTrue(fromSparse.count(ChunkKind.BASE_DISK) >= 1, "the moved base chunk");
+    assertTrue(java.util.Arrays.equals(Files.readAllBytes(dense.resolve("x.overlay")),
+        Files.readAllBytes(sparse.resolve("x.overlay"))), "sparse and dense inputs made different overlays");
+    assertEquals(fromDense.payloads(), fromSparse.payloads());
+    s.synthesize(sparse.resolve("x.overlay"), dir.resolve("out"));
+    RandomPair.assertSame(dense.resolve("disk.img"), dir.resolve("out/disk.img"));
+    RandomPair.assertSame(dense.resolve("memory.img"), dir.resolve("out/memory.img"));
+  }
+
+  /** Random bytes in every other 4 KiB chunk of {@code [from, from + len)} (the rest zero). */
+  private static void fillHalf(Random r, byte[] img, int from, int len) {
+    for (int c = from; c < from + len; c += 8192) {
+      byte[] chunk = new byte[Math.min(4096, from + len - c)];
+      r.nextBytes(chunk);
+      System.arraycopy(chunk, 0, img, c, chunk.length);
+    }
+  }
+
+  /** Writes only the chunks that are not all zero: the rest stays a hole. */
+  private static void writeSparse(Path p, byte[] img) throws java.io.IOException {
+    try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(p.toFile(), "rw")) {
+      f.setLength(img.length);
+      for (int off = 0; off < img.length; off += 4096) {
+        int n = Math.min(4096, img.length - off);
+        boolean zero = true;
+        for (int i = off; i < off + n && zero; i++) {
+          zero = img[i] == 0;
+        }
+        if (!zero) {
+          f.seek(off);
+          f.write(img, off, n);
+        }
+      }
+    }
+  }
 }

@@ -118,13 +118,19 @@ public final class BaseIndex {
     }
     long[] hashes = new long[(int) chunks];
     byte[] block = new byte[BLOCK];
+    byte[] zeros = new byte[BLOCK];
     try (ImageFile in = ImageFile.open(image, role)) {
       int c = 0;
       for (long pos = 0; pos < stamp.size; pos += BLOCK) {
         int len = (int) Math.min(BLOCK, stamp.size - pos);
+        int padded = (len + Manifest.CHUNK_SIZE - 1) / Manifest.CHUNK_SIZE * Manifest.CHUNK_SIZE;
+        if (!in.hasData(pos, len)) { // a hole: zero chunks (ZERO is 0, as the array starts), nothing read
+          sha.update(zeros, 0, len); // the SHA-256 of the whole image names the base in overlays
+          c += padded / Manifest.CHUNK_SIZE;
+          continue;
+        }
         in.read(pos, block, 0, len);
         sha.update(block, 0, len);
-        int padded = (len + Manifest.CHUNK_SIZE - 1) / Manifest.CHUNK_SIZE * Manifest.CHUNK_SIZE;
         Arrays.fill(block, len, padded, (byte) 0);
         for (int off = 0; off < padded; off += Manifest.CHUNK_SIZE) {
           hashes[c++] = ChunkHash.isZero(block, off, Manifest.CHUNK_SIZE) ? ZERO

@@ -21,7 +21,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * at the same offset, and classifies each as ZERO, BASE_DISK / BASE_MEM (bytes equal to a chunk
  * anywhere in either base, confirmed by comparison) or DATA (new bytes, with its hash for self
  * dedup). Reads both images in large sequential blocks, split into contiguous ranges across the
- * executor's threads. Stateless; {@link #scan} is thread-safe.
+ * executor's threads; a block that is a hole in both is skipped unread, and a hole reads as zeros
+ * without a read ({@link ImageFile}), so the cost follows the data, not the image size. Stateless;
+ * {@link #scan} is thread-safe.
  */
 final class ChangeScanner {
   private static final int BLOCK = 1 << 20;
@@ -73,6 +75,11 @@ final class ChangeScanner {
     for (long c = from; c < to; ) {
       long pos = c * CS;
       int len = (int) Math.min(BLOCK, Math.min((long) (to - c) * CS, custom.size() - pos));
+      if (!custom.hasData(pos, len) && !base.hasData(pos, len)) {
+        c += (len + CS - 1) / CS; // zeros on both sides: unchanged, and nothing to read
+        progress.addAndGet(len);
+        continue;
+      }
       custom.read(pos, mine, 0, len);
       base.read(pos, theirs, 0, len);
       for (int off = 0; off < len; off += CS, c++) {

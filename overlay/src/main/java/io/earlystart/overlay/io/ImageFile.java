@@ -11,25 +11,40 @@ import java.util.Arrays;
 
 /**
  * A read-only image (disk or memory) read by positional reads, with zeros past its end (a chunk of a
- * shorter image compares as zero-padded). Thread-safe: positional reads share no state.
+ * shorter image compares as zero-padded). Its holes ({@link DataRanges}, asked of the file system at
+ * open) read as zeros without a read: a sparse image costs what it holds, not its size. Thread-safe:
+ * positional reads share no state.
  */
 public final class ImageFile implements Closeable {
   private final Path path;
   private final FileChannel channel;
   private final long size;
+  private final DataRanges data;
 
   private ImageFile(Path path, FileChannel channel) throws IOException {
     this.path = path;
     this.channel = channel;
     this.size = channel.size();
+    this.data = DataRanges.of(path, size);
   }
 
   /** Opens {@code path}; {@code role} ("base disk", ...) names it in the error if it cannot be read. */
   public static ImageFile open(Path path, String role) throws IOException {
+    FileChannel channel;
     try {
-      return new ImageFile(path, FileChannel.open(path, StandardOpenOption.READ));
+      channel = FileChannel.open(path, StandardOpenOption.READ);
     } catch (NoSuchFileException e) {
       throw new NoSuchFileException(path.toString(), null, role + " not found");
+    }
+    try {
+      return new ImageFile(path, channel);
+    } catch (IOException | RuntimeException | Error e) {
+      try {
+        channel.close();
+      } catch (IOException c) {
+        e.addSuppressed(c);
+      }
+      throw e;
     }
   }
 
@@ -41,13 +56,39 @@ public final class ImageFile implements Closeable {
     return size;
   }
 
+  /** Where the image holds data; the rest reads as zeros. */
+  public DataRanges dataRanges() {
+    return data;
+  }
+
+  /** Whether any byte of {@code [pos, pos + len)} is data (false: all of it reads as zeros). */
+  public boolean hasData(long pos, long len) {
+    return data.hasData(pos, len);
+  }
+
   /**
    * Reads {@code len} bytes at {@code pos} into {@code dst[off..]}, zero-filling what lies past the
    * end of the image.
    */
   public void read(long pos, byte[] dst, int off, int len) throws IOException {
-    int avail = (int) Math.max(0, Math.min(len, size - pos));
-    ByteBuffer buf = ByteBuffer.wrap(dst, off, avail);
+    long end = pos + len;
+    long p = pos;
+    for (int i = data.firstEndingAfter(pos); p < end; i++) {
+      long from = i < data.count() ? Math.min(Math.max(data.start(i), p), end) : end;
+      if (from > p) {
+        Arrays.fill(dst, off + (int) (p - pos), off + (int) (from - pos), (byte) 0); // a hole, or past the end
+      }
+      if (from == end) {
+        break;
+      }
+      long to = Math.min(data.end(i), end);
+      readFully(from, dst, off + (int) (from - pos), (int) (to - from));
+      p = to;
+    }
+  }
+
+  private void readFully(long pos, byte[] dst, int off, int len) throws IOException {
+    ByteBuffer buf = ByteBuffer.wrap(dst, off, len);
     long p = pos;
     while (buf.hasRemaining()) {
       int n = channel.read(buf, p);
@@ -55,9 +96,6 @@ public final class ImageFile implements Closeable {
         throw new IOException(path + " shrank while being read (at offset " + p + ")");
       }
       p += n;
-    }
-    if (avail < len) {
-      Arrays.fill(dst, off + avail, off + len, (byte) 0);
     }
   }
 

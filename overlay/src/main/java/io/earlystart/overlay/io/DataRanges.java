@@ -1,0 +1,165 @@
+package io.earlystart.overlay.io;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import jnr.ffi.LibraryLoader;
+import jnr.ffi.Runtime;
+import jnr.ffi.annotations.SaveError;
+
+/**
+ * Where a file holds data, asked of the file system with {@code lseek(SEEK_DATA / SEEK_HOLE)} instead
+ * of by reading it: everything else is a hole and reads as zeros. A sparse 8 GiB disk image with 1 GiB
+ * written is then scanned at the cost of its 1 GiB. A file system that cannot tell ({@code EINVAL}) is
+ * taken to be data throughout, which is always correct, only slower. The ranges are those at the
+ * moment of {@link #of}: the caller's file must not change while they are used.
+ *
+ * <p>Immutable and thread-safe. The only native call below fusefs's FUSE adapter (jnr-ffi, libc).
+ */
+public final class DataRanges {
+  /** The libc calls used, nothing more. */
+  public interface LibC {
+    @SaveError
+    int open(String path, int flags);
+
+    @SaveError
+    long lseek(int fd, long offset, int whence);
+
+    int close(int fd);
+  }
+
+  private static final int O_RDONLY = 0;
+  private static final int O_CLOEXEC = 0x80000;
+  private static final int SEEK_DATA = 3;
+  private static final int SEEK_HOLE = 4;
+  private static final int ENXIO = 6;
+  private static final int EINVAL = 22;
+
+  private static volatile LibC libc;
+
+  private final long size;
+  /** Data range {@code i} is {@code [starts[i], ends[i])}; sorted, disjoint, none empty. */
+  private final long[] starts;
+  private final long[] ends;
+
+  private DataRanges(long size, long[] starts, long[] ends) {
+    this.size = size;
+    this.starts = starts;
+    this.ends = ends;
+  }
+
+  /** A file of {@code size} bytes that is data throughout (nothing known about its holes). */
+  public static DataRanges allData(long size) {
+    return size == 0 ? new DataRanges(0, new long[0], new long[0])
+        : new DataRanges(size, new long[] {0}, new long[] {size});
+  }
+
+  /** The data ranges of the first {@code size} bytes of {@code path}, asked of the file system. */
+  public static DataRanges of(Path path, long size) throws IOException {
+    LibC c = libc();
+    int fd = c.open(path.toString(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      throw new IOException(path + ": cannot open to find its holes (errno " + errno(c) + ")");
+    }
+    try {
+      long[] starts = new long[16];
+      long[] ends = new long[16];
+      int n = 0;
+      for (long pos = 0; pos < size; ) {
+        long data = c.lseek(fd, pos, SEEK_DATA);
+        if (data < 0) {
+          int e = errno(c);
+          if (e == ENXIO) {
+            break; // no data at or after pos
+          }
+          if (e == EINVAL && n == 0 && pos == 0) {
+            return allData(size); // the file system cannot tell
+          }
+          throw new IOException(path + ": lseek(SEEK_DATA, " + pos + ") failed (errno " + e + ")");
+        }
+        if (data >= size) {
+          break;
+        }
+        long hole = c.lseek(fd, data, SEEK_HOLE);
+        if (hole < 0) {
+          throw new IOException(path + ": lseek(SEEK_HOLE, " + data + ") failed (errno " + errno(c) + ")");
+        }
+        if (n == starts.length) {
+          starts = Arrays.copyOf(starts, n * 2);
+          ends = Arrays.copyOf(ends, n * 2);
+        }
+        starts[n] = data;
+        ends[n] = Math.min(hole, size);
+        n++;
+        pos = Math.max(hole, data + 1);
+      }
+      return new DataRanges(size, Arrays.copyOf(starts, n), Arrays.copyOf(ends, n));
+    } finally {
+      c.close(fd);
+    }
+  }
+
+  public long size() {
+    return size;
+  }
+
+  /** The number of data ranges. */
+  public int count() {
+    return starts.length;
+  }
+
+  /** Bytes in data ranges. */
+  public long dataBytes() {
+    long sum = 0;
+    for (int i = 0; i < starts.length; i++) {
+      sum += ends[i] - starts[i];
+    }
+    return sum;
+  }
+
+  public long start(int i) {
+    return starts[i];
+  }
+
+  public long end(int i) {
+    return ends[i];
+  }
+
+  /** The first data range that ends after {@code pos}, or {@link #count()} if none does. */
+  public int firstEndingAfter(long pos) {
+    int lo = 0;
+    int hi = ends.length;
+    while (lo < hi) {
+      int mid = (lo + hi) >>> 1;
+      if (ends[mid] <= pos) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo;
+  }
+
+  /** Whether any byte of {@code [pos, pos + len)} lies in a data range. */
+  public boolean hasData(long pos, long len) {
+    int i = firstEndingAfter(pos);
+    return i < starts.length && starts[i] < pos + len;
+  }
+
+  private static int errno(LibC c) {
+    return Runtime.getRuntime(c).getLastError();
+  }
+
+  private static LibC libc() {
+    LibC c = libc;
+    if (c == null) {
+      synchronized (DataRanges.class) {
+        c = libc;
+        if (c == null) {
+          libc = c = LibraryLoader.create(LibC.class).load("c");
+        }
+      }
+    }
+    return c;
+  }
+}
