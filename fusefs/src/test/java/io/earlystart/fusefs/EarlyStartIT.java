@@ -197,6 +197,58 @@ class EarlyStartIT {
     assertArrayEquals(p, read(mnt.resolve("memory.img"), at, CS), "a shared mapping's writes reach the file");
   }
 
+  /**
+   * QEMU's discards through the mount (util-linux {@code fallocate}, the same system call): a punched
+   * range reads as zeros at once and after a remount, overlay data arriving later does not undo it,
+   * other modes are EOPNOTSUPP and a range past the end EINVAL, each changing nothing, and the mount
+   * keeps taking punches after them (never ENOSYS, which would turn fallocate off for the mount).
+   */
+  @Test
+  void discardsReadAsZerosWinOverArrivalsAndSurviveARemount() throws Exception {
+    OverlayServer server = serve(8_000_000 / 8, Duration.ofMillis(2), 0);
+    Path cache = tmp.resolve("cache");
+    Path mnt = Files.createDirectory(tmp.resolve("mnt"));
+    byte[] wantDisk = disk.clone();
+    byte[] wantMem = memory.clone();
+    EarlyStart es = mount(options(source(server), cache), mnt);
+    Path memImg = mnt.resolve("memory.img");
+    Path diskImg = mnt.resolve("disk.img");
+    long memEnd = wantMem.length / CS * CS; // whole chunks at the end of memory, far behind in the stream
+    fallocate(0, "--punch-hole", "--offset", String.valueOf(memEnd - 64 * CS), "--length", String.valueOf(48 * CS),
+        memImg.toString());
+    java.util.Arrays.fill(wantMem, (int) (memEnd - 64 * CS), (int) (memEnd - 16 * CS), (byte) 0);
+    fallocate(0, "--punch-hole", "--offset", "5000", "--length", "10000", diskImg.toString()); // parts of chunks
+    java.util.Arrays.fill(wantDisk, 5000, 15000, (byte) 0);
+    assertTrue(fallocate(1, "--length", "4096", diskImg.toString()).contains("Operation not supported"));
+    assertTrue(fallocate(1, "--punch-hole", "--offset", String.valueOf(wantDisk.length - CS), "--length",
+        String.valueOf(2 * CS), diskImg.toString()).contains("Invalid argument"));
+    fallocate(0, "--punch-hole", "--offset", String.valueOf(wantDisk.length - 300), "--length", "300",
+        diskImg.toString()); // the short last chunk, after the refusals
+    java.util.Arrays.fill(wantDisk, wantDisk.length - 300, wantDisk.length, (byte) 0);
+    es.scheduler().completion().get(60, TimeUnit.SECONDS);
+    assertArrayEquals(wantMem, Files.readAllBytes(memImg), "discards win over arrivals");
+    assertArrayEquals(wantDisk, Files.readAllBytes(diskImg));
+    closeAll();
+    open.clear();
+
+    OverlayServer again = serve(0, Duration.ZERO, 0);
+    Path mnt2 = Files.createDirectory(tmp.resolve("mnt2"));
+    mount(options(source(again), cache), mnt2);
+    assertArrayEquals(wantDisk, Files.readAllBytes(mnt2.resolve("disk.img")));
+    assertArrayEquals(wantMem, Files.readAllBytes(mnt2.resolve("memory.img")));
+  }
+
+  /** Runs util-linux's fallocate with {@code args}; fails unless it exits with {@code exit}; its output. */
+  private static String fallocate(int exit, String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of("fallocate"));
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(30, TimeUnit.SECONDS), "fallocate hangs: " + cmd);
+    assertEquals(exit, p.exitValue(), cmd + ": " + out);
+    return out;
+  }
+
   @Test
   void guestWritesSurviveUnmountAndRemount() throws Exception {
     OverlayServer server = serve(8_000_000 / 8, Duration.ofMillis(2), 0);

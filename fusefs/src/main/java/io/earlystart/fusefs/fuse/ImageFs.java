@@ -41,6 +41,9 @@ public final class ImageFs extends FuseStubFS {
   private static final int O_ACCMODE = 03;
   private static final int O_RDONLY = 0;
   private static final int BLOCK = 4096;
+  /** fallocate modes (linux/falloc.h). */
+  private static final int FALLOC_FL_KEEP_SIZE = 0x01;
+  private static final int FALLOC_FL_PUNCH_HOLE = 0x02;
 
   /**
    * Offset of libfuse 2's {@code fuse_file_info} bit field ({@code direct_io:1, keep_cache:1, ...}): the
@@ -237,6 +240,36 @@ public final class ImageFs extends FuseStubFS {
       }
     } catch (Throwable t) {
       return failed("write", path, t);
+    }
+  }
+
+  /**
+   * {@code fallocate(PUNCH_HOLE|KEEP_SIZE)} discards a range (a guest's trim through QEMU's
+   * {@code discard=unmap}, or free pages QEMU punches out of guest RAM): {@link WritableFile#discard}.
+   * Any other mode is {@code EOPNOTSUPP}, a range outside the image {@code EINVAL}, and neither changes
+   * anything. Never {@code ENOSYS}: the kernel would then refuse fallocate on the whole mount.
+   */
+  @Override
+  public int fallocate(String path, int mode, @off_t long offset, @off_t long length, FuseFileInfo fi) {
+    try {
+      long index = fi.fh.get();
+      if (index < 0 || index >= images.length || !(images[(int) index] instanceof WritableFile)) {
+        return -ErrorCodes.EBADF();
+      }
+      WritableFile image = (WritableFile) images[(int) index];
+      if (mode != (FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) {
+        return -ErrorCodes.EOPNOTSUPP();
+      }
+      if (offset < 0 || length <= 0 || offset > image.size() - length) {
+        return -ErrorCodes.EINVAL();
+      }
+      if (LOG.isTraceEnabled()) {
+        LOG.trace("discard {} offset={} length={}", path, offset, length);
+      }
+      image.discard(offset, length);
+      return 0;
+    } catch (Throwable t) {
+      return failed("fallocate", path, t);
     }
   }
 

@@ -2,6 +2,7 @@ package io.earlystart.fusefs.image;
 
 import io.earlystart.overlay.format.Image;
 import io.earlystart.overlay.io.Closer;
+import io.earlystart.overlay.io.DataRanges;
 import java.io.ByteArrayOutputStream;
 import java.io.Closeable;
 import java.io.DataInputStream;
@@ -200,6 +201,22 @@ public final class CacheState implements Closeable {
       }
     } catch (IOException e) {
       throw full(e);
+    }
+  }
+
+  /**
+   * Makes {@code [pos, pos + len)} of the cache file of {@code image} read as zeros: a hole punched in
+   * it, or zeros written where the file system cannot punch.
+   */
+  void zero(Image image, long pos, long len) throws IOException {
+    if (len <= 0 || DataRanges.punchHole(dir.resolve(cacheName(image)), pos, len)) {
+      return;
+    }
+    ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(len, 1 << 20));
+    for (long done = 0; done < len; ) {
+      int n = (int) Math.min(len - done, zeros.capacity());
+      write(image, pos + done, zeros.clear().limit(n));
+      done += n;
     }
   }
 

@@ -27,9 +27,9 @@ import org.roaringbitmap.RoaringBitmap;
  *                           and overlay bytes that arrive later never overwrite them
  * </pre>
  *
- * The verbs: {@link #where} (the read path), {@link #writeGuest} (a guest write), {@link #applySegment}
- * (the applier, for both images of a segment) and {@link #restore} (what the cache directory kept, at
- * mount). Two rules live here and nowhere else:
+ * The verbs: {@link #where} (the read path), {@link #writeGuest} (a guest write), {@link #discard} (the
+ * guest discards whole chunks), {@link #applySegment} (the applier, for both images of a segment) and
+ * {@link #restore} (what the cache directory kept, at mount). Two rules live here and nowhere else:
  *
  * <ul>
  *   <li>a chunk is marked in the cache only after its bytes are in the cache file and journaled, so a
@@ -167,6 +167,34 @@ final class ChunkState {
    */
   void writeGuests(long pos, ByteBuffer src) throws IOException {
     cache.write(image, pos, src);
+  }
+
+  /**
+   * The guest discards whole chunks {@code [first, end)} (a trim, or freed memory QEMU punches out): they
+   * become the guest's and read as zeros, for good. Under the lock, like a first write, so a segment
+   * being applied cannot put overlay bytes back: the cache range is zeroed (a hole where the file
+   * system can), each chunk not yet the guest's is journaled as written, then marked. The segments of
+   * these chunks are no longer needed to read them.
+   */
+  void discard(long first, long end) throws IOException {
+    if (first >= end) {
+      return;
+    }
+    long from = first * CS;
+    long to = Math.min(end * CS, size);
+    lock.lock();
+    try {
+      cache.zero(image, from, to - from);
+      for (long c = first; c < end; c++) {
+        if (!guest.get(c)) {
+          cache.recordWritten(image, (int) c);
+          guest.set(c);
+          inCache.set(c);
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
   }
 
   /** Copies chunk {@code c} as it reads now (base, zeros or another base chunk) into the cache file. */

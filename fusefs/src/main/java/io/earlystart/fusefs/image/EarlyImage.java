@@ -193,6 +193,35 @@ public final class EarlyImage implements WritableFile {
   }
 
   @Override
+  public void discard(long offset, long length) throws IOException {
+    long size = state.size();
+    if (offset < 0 || length < 0 || offset > size - length) {
+      throw new ImageBoundsException(image.fileName + " is " + size + " bytes; cannot discard " + length
+          + " bytes at " + offset);
+    }
+    long end = offset + length;
+    long run = -1; // first chunk of the current run of whole chunks, or -1
+    for (long c = offset / CS; c * CS < end; c++) {
+      long cs = c * CS;
+      long ce = Math.min(cs + CS, size);
+      long ps = Math.max(offset, cs);
+      long pe = Math.min(end, ce);
+      if (ps == cs && pe == ce) {
+        run = run < 0 ? c : run;
+        continue;
+      }
+      if (run >= 0) {
+        state.discard(run, c);
+        run = -1;
+      }
+      write(ps, ByteBuffer.allocate((int) (pe - ps))); // part of a chunk: a write of zeros
+    }
+    if (run >= 0) {
+      state.discard(run, (end + CS - 1) / CS);
+    }
+  }
+
+  @Override
   public void write(long offset, ByteBuffer src) throws IOException {
     int len = src.remaining();
     long end = offset + len;

@@ -16,6 +16,15 @@ public interface WritableFile extends ReadableFile {
    */
   void write(long offset, ByteBuffer src) throws IOException;
 
+  /**
+   * Discards {@code [offset, offset + length)}, which must lie within the image: it reads as zeros from
+   * now on, like a write of zeros, and nothing that arrives later changes it (the guest's trim, or the
+   * free pages QEMU punches out of guest RAM: {@code fallocate(PUNCH_HOLE|KEEP_SIZE)}).
+   *
+   * @throws IOException on any failure; the caller then sees an errno
+   */
+  void discard(long offset, long length) throws IOException;
+
   /** Makes every write so far durable (the guest's {@code fsync}). */
   void sync() throws IOException;
 }

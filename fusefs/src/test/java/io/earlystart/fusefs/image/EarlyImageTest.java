@@ -14,6 +14,7 @@ import io.earlystart.overlay.format.Image;
 import io.earlystart.overlay.format.OverlayFile;
 import io.earlystart.overlay.format.OverlayHead;
 import io.earlystart.overlay.format.Segment;
+import io.earlystart.overlay.io.DataRanges;
 import io.earlystart.overlay.io.Progress;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -227,6 +228,61 @@ class EarlyImageTest {
     open(Duration.ofSeconds(5));
     EarlyImage mem = images[Image.MEMORY.ordinal()];
     assertThrows(ImageBoundsException.class, () -> mem.write(mem.size() - 1, ByteBuffer.allocate(2)));
+  }
+
+  /**
+   * A discard of whole chunks that have not arrived: no demand, they read as zeros, the segment that
+   * arrives later does not bring the overlay bytes back, the cache holds a hole, and a new mount of the
+   * same cache still reads zeros. A discard of part of a chunk is a write of zeros: the rest stays.
+   */
+  @Test
+  void aDiscardReadsAsZerosAndWinsOverItsSegmentArrivingLater() throws Exception {
+    open(Duration.ofSeconds(5));
+    applyOnDemand = false;
+    EarlyImage mem = images[Image.MEMORY.ordinal()];
+    long c = firstChunkOf(Image.MEMORY, ChunkKind.DATA);
+    int seg = mem.segmentNeeded(c);
+    assertTrue(seg >= 0);
+    mem.discard(c * CS, 2 * CS);
+    assertTrue(demanded.isEmpty(), "a discard of whole chunks must not wait for them");
+    assertEquals(-1, mem.segmentNeeded(c), "discarded: nothing to fetch");
+    assertArrayEquals(new byte[2 * CS], read(mem, c * CS, 2 * CS));
+    arrive(seg);
+    assertArrayEquals(new byte[2 * CS], read(mem, c * CS, 2 * CS), "the discard wins over overlay data");
+    Path cacheFile = tmp.resolve("cache/memory.cache");
+    DataRanges cached = DataRanges.of(cacheFile, Files.size(cacheFile));
+    assertTrue(!cached.hasData(c * CS, 2 * CS) && cached.dataBytes() > 0,
+        "the discarded range is a hole in the cache (the applied segment's other chunks are data)");
+    applyOnDemand = true;
+    EarlyImage disk = images[Image.DISK.ordinal()];
+    long d = firstChunkOf(Image.DISK, ChunkKind.DATA);
+    disk.discard(d * CS + 100, 200); // part of a chunk: fetched first, then 200 zeros
+    byte[] expect = Arrays.copyOfRange(want[0], (int) (d * CS), (int) (d * CS + CS));
+    Arrays.fill(expect, 100, 300, (byte) 0);
+    assertArrayEquals(expect, read(disk, d * CS, CS));
+    disk.discard(disk.size() - 300, 300); // the short last chunk, whole
+    assertArrayEquals(new byte[300], read(disk, disk.size() - 300, 300));
+    early.close();
+    file.close();
+    early = null;
+    open(Duration.ofSeconds(5));
+    mem = images[Image.MEMORY.ordinal()];
+    assertArrayEquals(new byte[2 * CS], read(mem, c * CS, 2 * CS), "still zeros after a remount");
+    assertArrayEquals(expect, read(images[0], d * CS, CS));
+    byte[] w = want[Image.MEMORY.ordinal()];
+    assertArrayEquals(Arrays.copyOfRange(w, (int) (c * CS + 2 * CS), (int) (c * CS + 3 * CS)),
+        read(mem, c * CS + 2 * CS, CS), "the chunk after the discard is untouched");
+  }
+
+  @Test
+  void aDiscardOutsideTheImageChangesNothing() throws IOException {
+    open(Duration.ofSeconds(5));
+    EarlyImage mem = images[Image.MEMORY.ordinal()];
+    byte[] lastBefore = read(mem, mem.size() - CS, CS);
+    assertThrows(ImageBoundsException.class, () -> mem.discard(mem.size() - CS, CS + 1));
+    assertThrows(ImageBoundsException.class, () -> mem.discard(-1, 10));
+    assertThrows(ImageBoundsException.class, () -> mem.discard(10, Long.MAX_VALUE));
+    assertArrayEquals(lastBefore, read(mem, mem.size() - CS, CS));
   }
 
   private long firstChunkOf(Image image, ChunkKind kind) {

@@ -14,7 +14,8 @@ import jnr.ffi.annotations.SaveError;
  * taken to be data throughout, which is always correct, only slower. The ranges are those at the
  * moment of {@link #of}: the caller's file must not change while they are used.
  *
- * <p>Immutable and thread-safe. The only native call below fusefs's FUSE adapter (jnr-ffi, libc).
+ * <p>{@link #punchHole} makes a hole. Immutable and thread-safe. The only native calls below fusefs's
+ * FUSE adapter (jnr-ffi, libc).
  */
 public final class DataRanges {
   /** The libc calls used, nothing more. */
@@ -26,9 +27,16 @@ public final class DataRanges {
     long lseek(int fd, long offset, int whence);
 
     int close(int fd);
+
+    @SaveError
+    int fallocate(int fd, int mode, long offset, long len);
   }
 
   private static final int O_RDONLY = 0;
+  private static final int O_WRONLY = 1;
+  private static final int FALLOC_FL_KEEP_SIZE = 1;
+  private static final int FALLOC_FL_PUNCH_HOLE = 2;
+  private static final int EOPNOTSUPP = 95;
   private static final int O_CLOEXEC = 0x80000;
   private static final int SEEK_DATA = 3;
   private static final int SEEK_HOLE = 4;
@@ -94,6 +102,31 @@ public final class DataRanges {
         pos = Math.max(hole, data + 1);
       }
       return new DataRanges(size, Arrays.copyOf(starts, n), Arrays.copyOf(ends, n));
+    } finally {
+      c.close(fd);
+    }
+  }
+
+  /**
+   * Makes {@code [pos, pos + len)} of {@code path} a hole ({@code fallocate(PUNCH_HOLE|KEEP_SIZE)}): it
+   * reads as zeros and frees its blocks; the size stays. Returns false, changing nothing, when the
+   * file system cannot punch holes ({@code EOPNOTSUPP}): the caller then writes zeros.
+   */
+  public static boolean punchHole(Path path, long pos, long len) throws IOException {
+    LibC c = libc();
+    int fd = c.open(path.toString(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+      throw new IOException(path + ": cannot open to punch a hole (errno " + errno(c) + ")");
+    }
+    try {
+      if (c.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, pos, len) == 0) {
+        return true;
+      }
+      int e = errno(c);
+      if (e == EOPNOTSUPP) {
+        return false;
+      }
+      throw new IOException(path + ": cannot punch a hole of " + len + " bytes at " + pos + " (errno " + e + ")");
     } finally {
       c.close(fd);
     }
