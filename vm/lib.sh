@@ -39,7 +39,9 @@ vm_run_dir() {
 # vm_argv KERNEL INITRD MEMORY SHARE DISK DRIVE_OPTS PORT RUNDIR [defer]
 # Sets the array VM_ARGV to the QEMU command line (without the program). SHARE is on|off for the
 # memory backend; DRIVE_OPTS is appended to the -drive options (e.g. ",snapshot=on" or ""). Adding
-# "defer" gives "-incoming defer"; nothing else differs between a boot, a save and a resume.
+# "defer" gives "-incoming defer"; nothing else differs between a boot, a save and a resume. The drive
+# passes the guest's discards (fstrim, mount -o discard) and all-zero writes on to disk.img as holes
+# (discard=unmap, detect-zeroes=unmap: native-notes/holes.md), so deleted files do not travel.
 vm_argv() {
   local kernel=$1 initrd=$2 memory=$3 share=$4 disk=$5 drive_opts=$6 port=$7 run=$8 incoming=${9:-}
   # QEMU splits option values at commas; a comma in a path would have to be doubled
@@ -50,7 +52,8 @@ vm_argv() {
     -object "memory-backend-file,id=pc.ram,size=$VM_RAM,mem-path=$memory,share=$share"
     -smp 1 -display none -vga none
     -kernel "$kernel" -initrd "$initrd" -append "$VM_APPEND"
-    -drive "file=$disk,format=raw,if=none,id=d0,cache=writeback$drive_opts" -device virtio-blk-pci,drive=d0
+    -drive "file=$disk,format=raw,if=none,id=d0,cache=writeback,discard=unmap,detect-zeroes=unmap$drive_opts"
+    -device virtio-blk-pci,drive=d0
     -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:$VM_GUEST_PORT" -device virtio-net-pci,netdev=n0,romfile=
     -serial "file:$run/serial.log" -qmp "unix:$run/qmp.sock,server=on,wait=off"
   )

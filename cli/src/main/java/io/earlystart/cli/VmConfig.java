@@ -15,6 +15,13 @@ final class VmConfig {
   String backendId = "pc.ram";
   String append = "console=ttyS0";
   String diskCache = "writeback";
+  /**
+   * The drive's {@code discard} and {@code detect-zeroes}: guest discards and all-zero writes become
+   * holes in disk.img. Block-layer options, not device state: a VM saved without them (vm.json without
+   * the keys) resumes with them as well.
+   */
+  String diskDiscard = "unmap";
+  String diskDetectZeroes = "unmap";
   int guestPort = 80;
   /** SHA-256 (hex) of the kernel and initrd the VM was booted with, when vm.json records them. */
   String kernelSha256;
@@ -43,8 +50,11 @@ final class VmConfig {
     if (m.get("memoryBackend") instanceof Map<?, ?> b && b.get("id") instanceof String id) {
       c.backendId = id;
     }
-    if (m.get("disk") instanceof Map<?, ?> d && d.get("cache") instanceof String cache) {
-      c.diskCache = cache;
+    if (m.get("disk") instanceof Map<?, ?> d) {
+      Map<String, Object> disk = (Map<String, Object>) d;
+      c.diskCache = option(disk, "cache", c.diskCache);
+      c.diskDiscard = option(disk, "discard", c.diskDiscard);
+      c.diskDetectZeroes = option(disk, "detectZeroes", c.diskDetectZeroes);
     }
     if (m.get("net") instanceof Map<?, ?> n && n.get("guestPort") instanceof Double p) {
       c.guestPort = p.intValue();
@@ -56,6 +66,15 @@ final class VmConfig {
 
   private static String string(Map<String, Object> m, String key, String fallback) {
     return m.get(key) instanceof String s ? s : fallback;
+  }
+
+  /** A value that goes into a QEMU option list: letters, digits and dashes only (no comma, no "="). */
+  private static String option(Map<String, Object> m, String key, String fallback) {
+    String v = string(m, key, fallback);
+    if (!v.matches("[A-Za-z0-9-]+")) {
+      throw new IllegalArgumentException("vm.json: disk." + key + " must be a word like \"" + fallback + "\"");
+    }
+    return v;
   }
 
   /**
@@ -133,7 +152,8 @@ final class VmConfig {
         "-smp", Integer.toString(smp), "-display", "none", "-vga", "none",
         "-kernel", kernel.toAbsolutePath().toString(), "-initrd", initrd.toAbsolutePath().toString(),
         "-append", append,
-        "-drive", "file=" + images.resolve("disk.img") + ",format=raw,if=none,id=d0,cache=" + diskCache,
+        "-drive", "file=" + images.resolve("disk.img") + ",format=raw,if=none,id=d0,cache=" + diskCache
+            + ",discard=" + diskDiscard + ",detect-zeroes=" + diskDetectZeroes,
         "-device", "virtio-blk-pci,drive=d0",
         "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:" + hostPort + "-:" + guestPort,
         "-device", "virtio-net-pci,netdev=n0,romfile=",
