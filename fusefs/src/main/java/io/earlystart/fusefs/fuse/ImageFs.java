@@ -216,11 +216,10 @@ public final class ImageFs extends FuseStubFS {
   @Override
   public int write(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
     try {
-      long index = fi.fh.get();
-      if (index < 0 || index >= images.length || !(images[(int) index] instanceof WritableFile)) {
+      WritableFile image = writable(fi);
+      if (image == null) {
         return -ErrorCodes.EBADF();
       }
-      WritableFile image = (WritableFile) images[(int) index];
       if (LOG.isTraceEnabled()) {
         LOG.trace("write {} offset={} size={}", path, offset, size);
       }
@@ -252,11 +251,10 @@ public final class ImageFs extends FuseStubFS {
   @Override
   public int fallocate(String path, int mode, @off_t long offset, @off_t long length, FuseFileInfo fi) {
     try {
-      long index = fi.fh.get();
-      if (index < 0 || index >= images.length || !(images[(int) index] instanceof WritableFile)) {
+      WritableFile image = writable(fi);
+      if (image == null) {
         return -ErrorCodes.EBADF();
       }
-      WritableFile image = (WritableFile) images[(int) index];
       if (mode != (FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) {
         return -ErrorCodes.EOPNOTSUPP();
       }
@@ -273,11 +271,17 @@ public final class ImageFs extends FuseStubFS {
     }
   }
 
+  /** The writable image {@code fi} was opened on, or null (not an image, or one that takes no writes). */
+  private WritableFile writable(FuseFileInfo fi) {
+    long index = fi.fh.get();
+    return index >= 0 && index < images.length && images[(int) index] instanceof WritableFile w ? w : null;
+  }
+
   @Override
   public int fsync(String path, int isdatasync, FuseFileInfo fi) {
     try {
-      long index = fi.fh.get();
-      if (index >= 0 && index < images.length && images[(int) index] instanceof WritableFile w) {
+      WritableFile w = writable(fi);
+      if (w != null) {
         w.sync();
       }
       return 0;
