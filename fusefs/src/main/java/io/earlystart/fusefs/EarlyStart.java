@@ -12,6 +12,7 @@ import io.earlystart.fusefs.image.FirstTouchTrace;
 import io.earlystart.overlay.format.Image;
 import io.earlystart.overlay.format.OverlayHead;
 import io.earlystart.overlay.io.Closer;
+import io.earlystart.overlay.io.DataRanges;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -96,7 +97,9 @@ public final class EarlyStart implements Closeable {
 
   /** Everything up to the mount; see the class comment. */
   public static EarlyStart open(Options options) throws IOException, InterruptedException {
-    FuseMount.preloadAsync(); // while connecting
+    // while connecting; libc for the discards' hole punching, which would otherwise be bound (~40 ms) at
+    // the first discard, under the image lock the applier needs
+    FuseMount.preloadAsync(DataRanges::preload);
     EarlyStart es = new EarlyStart(options, Sources.open(options.source()));
     try {
       es.init();

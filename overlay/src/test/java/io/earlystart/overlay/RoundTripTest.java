@@ -118,7 +118,7 @@ class RoundTripTest {
       Files.write(dense.resolve(names[i]), images[i]);
       writeSparse(sparse.resolve(names[i]), images[i]);
     }
-    try (io.earlystart.overlay.io.ImageFile f = io.earlystart.overlay.io.ImageFile.open(sparse.resolve("disk.img"), "disk")) {
+    try (io.earlystart.overlay.io.ImageFile f = io.earlystart.overlay.io.ImageFile.openSparse(sparse.resolve("disk.img"), "disk")) {
       assertTrue(f.dataRanges().dataBytes() <= 2 * mib + 4096, "the file system kept no holes: " + f.dataRanges().dataBytes());
     }
     RandomPair d = RandomPair.at(dense);

@@ -53,10 +53,10 @@ public final class FuseMount implements AutoCloseable {
   /**
    * Starts loading what the first mount needs (jnr-fuse's libfuse binding and the libc one, which
    * jnr-ffi generates on first use: about a quarter of a second) on a daemon thread, so that it
-   * overlaps with other start-up work (connecting to the source). A failure is left for the mount to
-   * report.
+   * overlaps with other start-up work (connecting to the source); then {@code more}, the caller's own
+   * bindings that FUSE callbacks use. A failure is left for the mount (or the callback) to report.
    */
-  public static void preloadAsync() {
+  public static void preloadAsync(Runnable more) {
     Thread t = new Thread(() -> {
       try {
         CloseOnExec.preload();
@@ -64,6 +64,7 @@ public final class FuseMount implements AutoCloseable {
         if (!LIBFUSE_LOOP) {
           FuseLoop.lib();
         }
+        more.run();
       } catch (RuntimeException | LinkageError e) {
         LOG.debug("preloading the FUSE binding failed: {}", e.toString());
       }

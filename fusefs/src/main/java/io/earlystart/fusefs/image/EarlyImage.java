@@ -200,24 +200,19 @@ public final class EarlyImage implements WritableFile {
           + " bytes at " + offset);
     }
     long end = offset + length;
-    long run = -1; // first chunk of the current run of whole chunks, or -1
-    for (long c = offset / CS; c * CS < end; c++) {
-      long cs = c * CS;
-      long ce = Math.min(cs + CS, size);
-      long ps = Math.max(offset, cs);
-      long pe = Math.min(end, ce);
-      if (ps == cs && pe == ce) {
-        run = run < 0 ? c : run;
-        continue;
-      }
-      if (run >= 0) {
-        state.discard(run, c);
-        run = -1;
-      }
-      write(ps, ByteBuffer.allocate((int) (pe - ps))); // part of a chunk: a write of zeros
+    // whole chunks [first, last): the short last chunk of the image is whole when the range reaches the end
+    long first = (offset + CS - 1) / CS;
+    long last = end == size ? (end + CS - 1) / CS : end / CS;
+    if (first >= last) {
+      write(offset, ByteBuffer.allocate((int) length)); // within at most two chunks, none whole: zeros
+      return;
     }
-    if (run >= 0) {
-      state.discard(run, (end + CS - 1) / CS);
+    if (offset < first * CS) {
+      write(offset, ByteBuffer.allocate((int) (first * CS - offset)));
+    }
+    state.discard(first, last);
+    if (last * CS < end) {
+      write(last * CS, ByteBuffer.allocate((int) (end - last * CS)));
     }
   }
 

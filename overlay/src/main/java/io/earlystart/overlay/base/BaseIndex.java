@@ -119,7 +119,7 @@ public final class BaseIndex {
     long[] hashes = new long[(int) chunks];
     byte[] block = new byte[BLOCK];
     byte[] zeros = new byte[BLOCK];
-    try (ImageFile in = ImageFile.open(image, role)) {
+    try (ImageFile in = ImageFile.openSparse(image, role)) {
       int c = 0;
       for (long pos = 0; pos < stamp.size; pos += BLOCK) {
         int len = (int) Math.min(BLOCK, stamp.size - pos);

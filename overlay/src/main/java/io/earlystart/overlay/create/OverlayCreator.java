@@ -148,7 +148,7 @@ public final class OverlayCreator {
     if (p == null) {
       throw new IOException(role + " not given");
     }
-    ImageFile f = ImageFile.open(p, role);
+    ImageFile f = ImageFile.openSparse(p, role);
     open.add(f);
     return f;
   }

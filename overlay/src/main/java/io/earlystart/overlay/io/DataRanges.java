@@ -45,21 +45,18 @@ public final class DataRanges {
 
   private static volatile LibC libc;
 
-  private final long size;
   /** Data range {@code i} is {@code [starts[i], ends[i])}; sorted, disjoint, none empty. */
   private final long[] starts;
   private final long[] ends;
 
-  private DataRanges(long size, long[] starts, long[] ends) {
-    this.size = size;
+  private DataRanges(long[] starts, long[] ends) {
     this.starts = starts;
     this.ends = ends;
   }
 
   /** A file of {@code size} bytes that is data throughout (nothing known about its holes). */
   public static DataRanges allData(long size) {
-    return size == 0 ? new DataRanges(0, new long[0], new long[0])
-        : new DataRanges(size, new long[] {0}, new long[] {size});
+    return size == 0 ? new DataRanges(new long[0], new long[0]) : new DataRanges(new long[] {0}, new long[] {size});
   }
 
   /** The data ranges of the first {@code size} bytes of {@code path}, asked of the file system. */
@@ -101,7 +98,7 @@ public final class DataRanges {
         n++;
         pos = Math.max(hole, data + 1);
       }
-      return new DataRanges(size, Arrays.copyOf(starts, n), Arrays.copyOf(ends, n));
+      return new DataRanges(Arrays.copyOf(starts, n), Arrays.copyOf(ends, n));
     } finally {
       c.close(fd);
     }
@@ -130,10 +127,6 @@ public final class DataRanges {
     } finally {
       c.close(fd);
     }
-  }
-
-  public long size() {
-    return size;
   }
 
   /** The number of data ranges. */
@@ -177,6 +170,14 @@ public final class DataRanges {
   public boolean hasData(long pos, long len) {
     int i = firstEndingAfter(pos);
     return i < starts.length && starts[i] < pos + len;
+  }
+
+  /**
+   * Binds libc now (jnr-ffi generates the binding on first use: 40-150 ms), so that a later call does
+   * not pay it where time matters.
+   */
+  public static void preload() {
+    libc();
   }
 
   private static int errno(LibC c) {

@@ -107,7 +107,7 @@ class DataRangesTest {
     Path p = sparse();
     byte[] whole = Files.readAllBytes(p);
     Random r = new Random(3);
-    try (ImageFile f = ImageFile.open(p, "test image"); FileChannel plain = FileChannel.open(p)) {
+    try (ImageFile f = ImageFile.openSparse(p, "test image"); FileChannel plain = FileChannel.open(p)) {
       assertEquals(3, f.dataRanges().count());
       for (int i = 0; i < 2000; i++) {
         long pos = i % 4 == 0 ? (long) r.nextInt(11) * MIB - r.nextInt(9000) : r.nextInt(11 * MIB);
@@ -125,6 +125,19 @@ class DataRangesTest {
         }
         assertArrayEquals(want, got, "window " + pos + "+" + len);
       }
+    }
+  }
+
+  /** A plain open asks nothing of the file system: every byte is data to it, and reads the same. */
+  @Test
+  void aPlainOpenTakesTheWholeFileAsData() throws IOException {
+    Path p = sparse();
+    try (ImageFile f = ImageFile.open(p, "test image")) {
+      assertEquals(1, f.dataRanges().count());
+      assertEquals(10 * MIB, f.dataRanges().dataBytes());
+      byte[] got = new byte[3 * MIB];
+      f.read(MIB - 4096, got, 0, got.length);
+      assertArrayEquals(java.util.Arrays.copyOfRange(Files.readAllBytes(p), MIB - 4096, 4 * MIB - 4096), got);
     }
   }
 
