@@ -23,6 +23,13 @@ final class VmConfig {
   String diskDiscard = "unmap";
   String diskDetectZeroes = "unmap";
   int guestPort = 80;
+  /**
+   * The balloon with free-page reporting ({@code "balloon": {"freePageReporting": true}}): the guest reports
+   * free pages and QEMU punches them out of memory.img. Device state: a VM saved with it resumes only with
+   * it, and one saved without it (vm.json without the key) only without.
+   */
+  boolean balloon;
+  boolean freePageReporting;
   /** SHA-256 (hex) of the kernel and initrd the VM was booted with, when vm.json records them. */
   String kernelSha256;
   String initrdSha256;
@@ -55,6 +62,12 @@ final class VmConfig {
       c.diskCache = option(disk, "cache", c.diskCache);
       c.diskDiscard = option(disk, "discard", c.diskDiscard);
       c.diskDetectZeroes = option(disk, "detectZeroes", c.diskDetectZeroes);
+    }
+    if (m.get("balloon") instanceof Map<?, ?> b) {
+      c.balloon = true;
+      c.freePageReporting = Boolean.TRUE.equals(b.get("freePageReporting"));
+    } else if (m.containsKey("balloon") && m.get("balloon") != null) {
+      throw new IllegalArgumentException("vm.json: balloon must be an object like {\"freePageReporting\": true}");
     }
     if (m.get("net") instanceof Map<?, ?> n && n.get("guestPort") instanceof Double p) {
       c.guestPort = p.intValue();
@@ -145,7 +158,7 @@ final class VmConfig {
         throw new IllegalArgumentException("QEMU cannot take a path with a comma: " + p);
       }
     }
-    return new ArrayList<>(List.of(qemu, "-nodefaults", "-no-user-config", "-no-reboot",
+    List<String> argv = new ArrayList<>(List.of(qemu, "-nodefaults", "-no-user-config", "-no-reboot",
         "-machine", machine + ",accel=" + accel + ",memory-backend=" + backendId, "-m", ram,
         "-object", "memory-backend-file,id=" + backendId + ",size=" + ram + ",mem-path=" + images.resolve("memory.img")
             + ",share=" + (share ? "on" : "off"),
@@ -157,7 +170,11 @@ final class VmConfig {
         "-device", "virtio-blk-pci,drive=d0",
         "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:" + hostPort + "-:" + guestPort,
         "-device", "virtio-net-pci,netdev=n0,romfile=",
-        "-serial", "file:" + run.resolve("serial.log"), "-qmp", "unix:" + run.resolve("qmp.sock") + ",server=on,wait=off",
-        "-incoming", "defer"));
+        "-serial", "file:" + run.resolve("serial.log"), "-qmp", "unix:" + run.resolve("qmp.sock") + ",server=on,wait=off"));
+    if (balloon) { // after the NIC, as vm_argv puts it: PCI slots follow the command line's order
+      argv.addAll(List.of("-device", "virtio-balloon-pci,free-page-reporting=" + (freePageReporting ? "on" : "off")));
+    }
+    argv.addAll(List.of("-incoming", "defer"));
+    return argv;
   }
 }

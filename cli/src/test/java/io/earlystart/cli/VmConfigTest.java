@@ -32,6 +32,25 @@ class VmConfigTest {
     assertTrue(drive("{}").endsWith(",discard=unmap,detect-zeroes=unmap"));
   }
 
+  private static List<String> argv(String vmJson) {
+    return VmConfig.parse(vmJson).argv("qemu", Path.of("/k"), Path.of("/i"), Path.of("/vm"), false, 8080,
+        Path.of("/run"));
+  }
+
+  /** The balloon is device state: present exactly when vm.json says so, and before -incoming. */
+  @Test
+  void theBalloonIsThereOnlyWhenVmJsonHasIt() {
+    List<String> with = argv("{\"balloon\": {\"device\": \"virtio-balloon-pci\", \"freePageReporting\": true}}");
+    int i = with.indexOf("virtio-balloon-pci,free-page-reporting=on");
+    assertTrue(i > 0 && with.get(i - 1).equals("-device"), with.toString());
+    assertTrue(i > with.indexOf("virtio-net-pci,netdev=n0,romfile=") && i < with.indexOf("-incoming"), with.toString());
+    assertTrue(argv("{\"balloon\": {}}").contains("virtio-balloon-pci,free-page-reporting=off"));
+    assertTrue(argv("{}").stream().noneMatch(a -> a.contains("balloon")));
+    assertTrue(argv("{\"balloon\": null}").stream().noneMatch(a -> a.contains("balloon")));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> VmConfig.parse("{\"balloon\": true}"));
+    assertTrue(e.getMessage().contains("balloon"), e.getMessage());
+  }
+
   @Test
   void aValueThatWouldSmuggleOptionsIsRefused() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
