@@ -26,7 +26,9 @@ out=$(cd "$1" && pwd)
 cache=${EARLYSTART_VM_CACHE:-$out/cache}
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
-disk_size=${VM_DISK_SIZE:-128M}
+disk_size=${VM_DISK_SIZE:-256M}
+# the app's install downloads this many MiB from the host and deletes them (vm/app/etc/rc.d/S40fetch)
+download_mb=${VM_DOWNLOAD_MB:-100}
 export LC_ALL=C
 unset MKE2FS_CONFIG
 # fixed times for mke2fs/debugfs and the generated trees: the images only differ where the VM ran
@@ -34,7 +36,7 @@ export E2FSPROGS_FAKE_TIME=1700000000
 fs_uuid=4c1e5a7d-0e57-4a6b-9d1c-ea51757a0001
 
 build_id=$( (cd "$here" && find . -type f ! -name '*.pyc' | sort | xargs sha256sum
-            echo "$VM_RAM|$VM_APPEND|$disk_size") | sha256sum | cut -c1-16)
+            echo "$VM_RAM|$VM_APPEND|$disk_size|$VM_BALLOON|$VM_DISCARD|$download_mb") | sha256sum | cut -c1-16)
 outputs=(kernel/vmlinuz initramfs.cpio.gz expected-answer.txt base/disk.img base/memory.img base/vmstate base/vm.json
          app/disk.img app/memory.img app/vmstate app/vm.json)
 if [ -z "${VM_FORCE:-}" ] && [ "$(cat "$out/.built" 2>/dev/null)" = "$build_id" ]; then
@@ -48,9 +50,11 @@ work=$out/.work
 rm -rf "$work"
 mkdir -p "$work" "$out/kernel" "$out/logs"
 runs=()
+server_pid=
 cleanup() {
   local r
   for r in "${runs[@]}"; do vm_kill "$r"; rm -rf "$r"; done
+  [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -119,7 +123,7 @@ add_module() {
   done
   load_order+=("$name")
 }
-for m in virtio_pci virtio_blk virtio_net ext4; do add_module "$m"; done
+for m in virtio_pci virtio_blk virtio_net virtio_balloon ext4; do add_module "$m"; done
 ir=$work/initramfs
 mkdir -p "$ir/bin" "$ir/modules" "$ir/dev" "$ir/proc" "$ir/sys" "$ir/newroot"
 cp "$busybox" "$ir/bin/busybox"
@@ -152,6 +156,24 @@ ln -s ../bin/busybox "$bt/sbin/init"
 python3 "$here/gen-tree.py" base "$bt"
 cp -a "$here/app/." "$at/"
 python3 "$here/gen-tree.py" app "$at"
+# The download-and-delete of the app's install: random bytes served on the host's loopback for the
+# app VM's boot; the guest learns the URL from /opt/app/conf/fetch.conf (this one file of the app disk
+# differs from build to build: the port and the checksum).
+if [ "$download_mb" -gt 0 ]; then
+  mkdir -p "$work/www"
+  head -c "$((download_mb << 20))" /dev/urandom >"$work/www/download.bin"
+  python3 -c '
+import functools, http.server, sys
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()' "$work/www" >"$work/www.port" 2>"$work/www.log" &
+  server_pid=$!
+  for _ in $(seq 100); do [ -s "$work/www.port" ] && break; sleep 0.05; done
+  [ -s "$work/www.port" ] || vm_die "the download server did not start: $(cat "$work/www.log")"
+  printf 'FETCH_URL=http://10.0.2.2:%s/download.bin\nFETCH_MD5=%s\n' "$(cat "$work/www.port")" \
+    "$(md5sum <"$work/www/download.bin" | cut -d' ' -f1)" >"$at/opt/app/conf/fetch.conf"
+fi
 find "$bt" "$at" -exec touch -h -d "@$E2FSPROGS_FAKE_TIME" {} +
 
 # debugfs -w -f CMDS IMAGE, failing on any stderr line but the banner (debugfs exits 0 when a
@@ -209,6 +231,10 @@ boot_and_save() {
   info=$(VM_RUN_DIR=$run VM_MARKER=$marker "$here/run.sh" --fresh "$out/$name") || vm_die "boot of the $name VM failed"
   port=$(sed -n 's/^PORT=//p' <<<"$info")
   boot_ms=$(sed -n 's/^BOOT_MS=//p' <<<"$info")
+  if [ "$name" = app ] && [ "$download_mb" -gt 0 ]; then
+    grep -a '^EARLYSTART-FETCH' "$run/serial.log" | tr -d '\r' | sed 's/^/vm: app install: /'
+    grep -qa '^EARLYSTART-FETCHED' "$run/serial.log" || vm_die "the app's download-and-delete failed"
+  fi
   if [ "$name" = app ]; then
     answer=$(vm_http "$port" /cgi-bin/infer 60 "$run") || vm_die "no warm-up answer from the app VM"
     [ "$answer" = "$expected" ] || vm_die "warm-up answer \"$answer\" is not \"$expected\""
@@ -220,9 +246,14 @@ boot_and_save() {
   save_ms=$(sed -n 's/^SAVE_MS=//p' <<<"$info")
   cp "$run/serial.log" "$out/logs/$name-boot.log"
   echo "vm: $name booted in ${boot_ms} ms, saved in ${save_ms} ms"
+  if grep -q '^SETTLE_MS=' <<<"$info"; then
+    echo "vm: $name: free-page reporting settled in $(sed -n 's/^SETTLE_MS=//p' <<<"$info") ms," \
+      "memory.img shrank by $(( $(sed -n 's/^SETTLE_FREED_KB=//p' <<<"$info") >> 10 )) MiB meanwhile"
+  fi
 }
 boot_and_save base EARLYSTART-BASE-READY
 boot_and_save app EARLYSTART-APP-READY
+[ -z "$server_pid" ] || { kill "$server_pid" 2>/dev/null || true; server_pid=; }
 t_saved=$(vm_now_ms)
 # VM_KEEP_WORK=1 keeps OUTDIR/.work: the trees, debugfs scripts and the disks before their first boot
 [ "${VM_KEEP_WORK:-0}" = 1 ] || rm -rf "$work"

@@ -9,10 +9,26 @@ VM_HOME=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 VM_QEMU=${VM_QEMU:-qemu-system-x86_64}
 # Guest RAM: the memory backend's size and -m must match on save and resume.
 VM_RAM=${VM_RAM:-256M}
+# VM_SEMANTIC=1 (default): the guest tells the host what it no longer uses (native-notes/holes.md):
+# it mounts its disk with discard (rootflags=discard, honoured by vm/initramfs/init), so a deleted
+# file's blocks become holes in disk.img; and it has a virtio-balloon with free-page reporting, so
+# free RAM is punched out of memory.img (the report unit: page_reporting.page_reporting_order, which
+# the guest's rcS writes to sysfs, since this kernel ignores it on the command line). VM_SEMANTIC=0
+# builds the same VM without either, for the measurement of what they save.
+VM_SEMANTIC=${VM_SEMANTIC:-1}
+VM_REPORT_ORDER=${VM_REPORT_ORDER:-0}
 # nokaslr: the kernel lands at the same physical address on every boot, so base and customised VM
 # share their kernel pages at the same offsets of memory.img. panic=1 + -no-reboot: a broken boot
 # ends QEMU instead of hanging until the marker times out.
-VM_APPEND=${VM_APPEND:-console=ttyS0 nokaslr panic=1 quiet}
+if [ "$VM_SEMANTIC" = 1 ]; then
+  VM_APPEND=${VM_APPEND:-console=ttyS0 nokaslr panic=1 quiet rootflags=discard page_reporting.page_reporting_order=$VM_REPORT_ORDER}
+  VM_BALLOON=${VM_BALLOON:-1}
+  VM_DISCARD=${VM_DISCARD:-unmap}
+else
+  VM_APPEND=${VM_APPEND:-console=ttyS0 nokaslr panic=1 quiet}
+  VM_BALLOON=${VM_BALLOON:-0}
+  VM_DISCARD=${VM_DISCARD:-ignore}
+fi
 VM_GUEST_PORT=80
 
 vm_now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
@@ -39,24 +55,29 @@ vm_run_dir() {
 # vm_argv KERNEL INITRD MEMORY SHARE DISK DRIVE_OPTS PORT RUNDIR [defer]
 # Sets the array VM_ARGV to the QEMU command line (without the program). SHARE is on|off for the
 # memory backend; DRIVE_OPTS is appended to the -drive options (e.g. ",snapshot=on" or ""). Adding
-# "defer" gives "-incoming defer"; nothing else differs between a boot, a save and a resume. The drive
-# passes the guest's discards (fstrim, mount -o discard) and all-zero writes on to disk.img as holes
-# (discard=unmap, detect-zeroes=unmap: native-notes/holes.md), so deleted files do not travel.
+# "defer" gives "-incoming defer"; nothing else differs between a boot, a save and a resume. With
+# VM_DISCARD=unmap the drive passes the guest's discards (fstrim, mount -o discard) and all-zero
+# writes on to disk.img as holes (detect-zeroes=unmap: native-notes/holes.md), so deleted files do
+# not travel. VM_BALLOON=1 adds the balloon with free-page reporting: device state, so a VM saved with
+# it resumes only with it (vm.json's "balloon").
 vm_argv() {
   local kernel=$1 initrd=$2 memory=$3 share=$4 disk=$5 drive_opts=$6 port=$7 run=$8 incoming=${9:-}
   # QEMU splits option values at commas; a comma in a path would have to be doubled
   case "$kernel$initrd$memory$disk$run" in *,*) vm_die "paths with commas are not supported";; esac
+  local zeroes=off
+  [ "$VM_DISCARD" != unmap ] || zeroes=unmap
   VM_ARGV=(
     -nodefaults -no-user-config -no-reboot
     -machine pc,accel=tcg,memory-backend=pc.ram -m "$VM_RAM"
     -object "memory-backend-file,id=pc.ram,size=$VM_RAM,mem-path=$memory,share=$share"
     -smp 1 -display none -vga none
     -kernel "$kernel" -initrd "$initrd" -append "$VM_APPEND"
-    -drive "file=$disk,format=raw,if=none,id=d0,cache=writeback,discard=unmap,detect-zeroes=unmap$drive_opts"
+    -drive "file=$disk,format=raw,if=none,id=d0,cache=writeback,discard=$VM_DISCARD,detect-zeroes=$zeroes$drive_opts"
     -device virtio-blk-pci,drive=d0
     -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:$VM_GUEST_PORT" -device virtio-net-pci,netdev=n0,romfile=
     -serial "file:$run/serial.log" -qmp "unix:$run/qmp.sock,server=on,wait=off"
   )
+  if [ "$VM_BALLOON" = 1 ]; then VM_ARGV+=(-device virtio-balloon-pci,free-page-reporting=on); fi
   if [ "$incoming" = defer ]; then VM_ARGV+=(-incoming defer); fi
 }
 

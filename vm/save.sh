@@ -10,6 +10,23 @@ set -euo pipefail
 run=$1
 vmdir=$(cat "$run/vmdir")
 vm_alive "$run" || vm_die "QEMU of $run is not running"
+# With free-page reporting (the balloon), the guest reports what it freed in batches about 2 s apart
+# and QEMU punches those pages out of memory.img: wait until its allocation stops shrinking (no
+# shrink for VM_SETTLE_QUIET s, default 5) or VM_SETTLE_MAX s (default 60) have passed.
+if grep -q virtio-balloon "$run/argv"; then
+  t0=$(vm_now_ms)
+  first=$(stat -c %b "$vmdir/memory.img")
+  low=$first
+  quiet_since=$t0
+  while [ $(( $(vm_now_ms) - quiet_since )) -lt $(( ${VM_SETTLE_QUIET:-5} * 1000 )) ] \
+      && [ $(( $(vm_now_ms) - t0 )) -lt $(( ${VM_SETTLE_MAX:-60} * 1000 )) ]; do
+    sleep 0.5
+    now=$(stat -c %b "$vmdir/memory.img")
+    if [ "$now" -lt "$low" ]; then low=$now; quiet_since=$(vm_now_ms); fi
+  done
+  echo "SETTLE_MS=$(( $(vm_now_ms) - t0 ))"
+  echo "SETTLE_FREED_KB=$(( (first - low) / 2 ))"
+fi
 start=$(vm_now_ms)
 rm -f "$vmdir/vmstate"
 if ! vm_qmp "$run/qmp.sock" save "$vmdir/vmstate" 2>"$run/qmp-save.log"; then

@@ -15,13 +15,19 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code earlystart capture}: saves a running QEMU so that its RAM stays in its memory file: over QMP,
- * checks for a file-backed, shared memory backend, sets {@code x-ignore-shared}, stops the VM, migrates
+ * checks for a file-backed, shared memory backend; lets the guest say what it no longer uses (its
+ * file systems trimmed through the guest agent, when it has one; with a free-page-reporting balloon,
+ * a wait until the memory file stops shrinking); sets {@code x-ignore-shared}, stops the VM, migrates
  * the device state into {@code DIR/vmstate} and writes {@code DIR/vm.json}; then quits QEMU (or, with
- * {@code --keep-running}, lets it run on).
+ * {@code --keep-running}, lets it run on). See native-notes/holes.md.
  */
 @Command(name = "capture", mixinStandardHelpOptions = true,
     description = {"Save a running QEMU VM for earlystart create: device state to DIR/vmstate (RAM stays in QEMU's "
         + "memory file, which must be a memory-backend-file with share=on) and a launch description to DIR/vm.json.",
+        "Before it stops the VM, it trims the guest's file systems through the QEMU guest agent (a virtserialport "
+            + "named org.qemu.guest_agent.0 on a Unix socket chardev) when the VM has one, and, when the VM has a "
+            + "virtio-balloon with free-page-reporting=on, waits until the memory file stops shrinking: deleted "
+            + "files and free memory then do not travel in the overlay.",
         "QEMU quits afterwards unless --keep-running is given."})
 final class CaptureCommand implements Callable<Integer> {
   @Spec
@@ -46,6 +52,27 @@ final class CaptureCommand implements Callable<Integer> {
       description = "Deadline of the migration (default: ${DEFAULT-VALUE}).")
   Duration timeout;
 
+  @Option(names = "--guest-agent", paramLabel = "SOCKET", description = "The guest agent's Unix socket (default: "
+      + "found over QMP: the chardev of the virtserialport named org.qemu.guest_agent.0).")
+  Path guestAgent;
+
+  @Option(names = "--no-trim", description = "Do not ask the guest agent to trim the guest's file systems.")
+  boolean noTrim;
+
+  @Option(names = "--trim-timeout", paramLabel = "DURATION", defaultValue = "120s",
+      converter = DurationConverter.class, description = "Deadline of the guest's fstrim (default: ${DEFAULT-VALUE}).")
+  Duration trimTimeout;
+
+  @Option(names = "--settle-timeout", paramLabel = "DURATION", defaultValue = "60s",
+      converter = DurationConverter.class, description = "With free-page reporting: at most this long to wait until "
+          + "the memory file stops shrinking (default: ${DEFAULT-VALUE}; 0s: do not wait).")
+  Duration settleTimeout;
+
+  @Option(names = "--settle-quiet", paramLabel = "DURATION", defaultValue = "5s", converter = DurationConverter.class,
+      description = "The memory file has stopped shrinking once it has not shrunk for this long (default: "
+          + "${DEFAULT-VALUE}; the guest reports free pages in batches about 2 s apart).")
+  Duration settleQuiet;
+
   @Override
   @SuppressWarnings("unchecked")
   public Integer call() throws Exception {
@@ -57,6 +84,9 @@ final class CaptureCommand implements Callable<Integer> {
       String id = (String) backend.get("id");
       String memPath = (String) backend.get("mem-path");
       long ramBytes = ((Double) backend.get("size")).longValue();
+      Boolean balloon = VmDevices.balloon(qmp, step);
+      trim(qmp, pw, step);
+      settle(balloon, pw, Path.of(memPath), ramBytes);
       qmp.execute("migrate-set-capabilities",
           "{\"capabilities\": [{\"capability\": \"x-ignore-shared\", \"state\": true}]}", step);
       qmp.execute("stop", null, step);
@@ -89,7 +119,10 @@ final class CaptureCommand implements Callable<Integer> {
         Files.writeString(out.resolve("vm.json"), "{\n  \"format\": 1,\n  \"ram\": \"" + (ramBytes >> 20) + "M\",\n"
             + "  \"ramBytes\": " + ramBytes + ",\n  \"machine\": " + Json.quote(machine) + ",\n"
             + "  \"memoryBackend\": {\"id\": " + Json.quote(id) + ", \"type\": \"memory-backend-file\", \"file\": "
-            + Json.quote(memPath) + ", \"share\": true}\n}\n");
+            + Json.quote(memPath) + ", \"share\": true}"
+            + (balloon == null ? "" : ",\n  \"balloon\": {\"device\": \"virtio-balloon-pci\", \"freePageReporting\": "
+                + balloon + "}")
+            + "\n}\n");
       }
       if (keepRunning) {
         qmp.execute("cont", null, step);
@@ -106,6 +139,86 @@ final class CaptureCommand implements Callable<Integer> {
       pw.flush();
     }
     return 0;
+  }
+
+  /** Asks the guest agent to trim the guest's file systems; one line says what happened, failures included. */
+  private void trim(Qmp qmp, PrintWriter pw, Duration step) throws IOException {
+    if (noTrim) {
+      pw.println("trim: skipped (--no-trim)");
+      return;
+    }
+    Path socketPath = guestAgent;
+    if (socketPath == null) {
+      VmDevices.Agent found = VmDevices.guestAgent(qmp, step);
+      if (found == null) {
+        pw.println("trim: the VM has no guest agent (no virtserialport named " + GuestAgent.PORT_NAME + "): the guest's "
+            + "file systems were not trimmed (a guest that mounts them with discard, or runs fstrim, needs none)");
+        return;
+      }
+      if (found.socket() == null) {
+        pw.println("trim: the guest agent's chardev " + found.chardev() + " is not a Unix socket QEMU listens on ("
+            + GuestAgent.printable(found.filename(), 120) + "): not trimmed; give --guest-agent SOCKET");
+        return;
+      }
+      socketPath = found.socket();
+    }
+    long t0 = System.nanoTime();
+    try (GuestAgent agent = GuestAgent.connect(socketPath, Duration.ofSeconds(10))) {
+      StringBuilder b = new StringBuilder();
+      long total = 0;
+      for (Map<String, Object> fs : agent.fstrim(trimTimeout)) {
+        String path = GuestAgent.printable(String.valueOf(fs.get("path")), 120);
+        b.append(b.length() == 0 ? "" : ", ").append(path);
+        if (fs.get("error") != null) {
+          b.append(" (failed: ").append(GuestAgent.printable(String.valueOf(fs.get("error")), 120)).append(')');
+        } else if (fs.get("trimmed") instanceof Double d) {
+          b.append(" (").append(Units.bytes(d.longValue())).append(')');
+          total += d.longValue();
+        }
+      }
+      pw.printf("trim: the guest agent trimmed %s in %d ms: %s%n", Units.bytes(total),
+          (System.nanoTime() - t0) / 1_000_000, b.length() == 0 ? "no file systems" : b);
+    } catch (IOException e) {
+      pw.println("trim: not trimmed: " + e.getMessage());
+    }
+    pw.flush();
+  }
+
+  /**
+   * With a free-page-reporting balloon, waits until the memory file's allocation has not shrunk for
+   * {@link #settleQuiet} (QEMU punches out the pages the guest reports, in batches) or {@link #settleTimeout}.
+   */
+  private void settle(Boolean balloon, PrintWriter pw, Path memory, long ramBytes)
+      throws IOException, InterruptedException {
+    if (!Boolean.TRUE.equals(balloon)) {
+      pw.println("free memory: the VM has no virtio-balloon with free-page-reporting=on: free pages travel as they are");
+      pw.flush();
+      return;
+    }
+    if (settleTimeout.isZero()) {
+      pw.println("free memory: not waiting for free-page reporting (--settle-timeout 0s)");
+      return;
+    }
+    long t0 = System.nanoTime();
+    long first = io.earlystart.overlay.io.DataRanges.of(memory, ramBytes).dataBytes();
+    long low = first;
+    long quietSince = t0;
+    boolean settled = true;
+    while (System.nanoTime() - quietSince < settleQuiet.toNanos()) {
+      if (System.nanoTime() - t0 >= settleTimeout.toNanos()) {
+        settled = false;
+        break;
+      }
+      Thread.sleep(250);
+      long now = io.earlystart.overlay.io.DataRanges.of(memory, ramBytes).dataBytes();
+      if (now < low) {
+        low = now;
+        quietSince = System.nanoTime();
+      }
+    }
+    pw.printf("free memory: %s allocated in %s %s after %d ms (%s when the wait began)%n", Units.bytes(low), memory,
+        settled ? "no longer shrinking" : "still shrinking", (System.nanoTime() - t0) / 1_000_000, Units.bytes(first));
+    pw.flush();
   }
 
   /**

@@ -278,8 +278,13 @@ class LaunchIT {
     Run c = CliTest.run("capture", "--qmp", Path.of(runDir, "qmp.sock").toString(), "--out", out.toString());
     assertEquals(0, c.code(), c.err());
     assertTrue(c.out().contains("captured into"), c.out());
+    // the test VM trims by itself (rootflags=discard) and has no agent: one line says so
+    assertTrue(c.out().contains("trim: the VM has no guest agent"), c.out());
+    // it has the balloon with free-page reporting: capture waited for memory.img to stop shrinking
+    assertTrue(c.out().contains("no longer shrinking"), c.out());
     String config = Files.readString(out.resolve("vm.json"));
     assertTrue(config.contains("\"share\": true") && config.contains("memory.img"), config);
+    assertTrue(config.contains("\"freePageReporting\": true"), config);
     Files.move(out.resolve("vmstate"), dir.resolve("vmstate"));
     Files.copy(vm.resolve("base/vm.json"), dir.resolve("vm.json"));
     ProcessBuilder check = new ProcessBuilder(root.resolve("vm/resume-check.sh").toString(), dir.toString())
