@@ -27,7 +27,7 @@ cache=${EARLYSTART_VM_CACHE:-$out/cache}
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 disk_size=${VM_DISK_SIZE:-256M}
-# the app's install downloads this many MiB from the host and deletes them (vm/app/etc/rc.d/S40fetch)
+# the app's install downloads this many MiB from the host and deletes them (vm/app/etc/rc.d/S40install)
 download_mb=${VM_DOWNLOAD_MB:-100}
 export LC_ALL=C
 unset MKE2FS_CONFIG

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Generates the file trees of the test VM's disks, deterministically from a seed.
 
-  gen-tree.py base DIR   "OS" files of the base disk: libraries, documentation, locale-like data
-                         (a few MB; busybox, /etc and the boot scripts are copied in by build.sh)
+  gen-tree.py base DIR   "OS" files of the base disk: libraries, documentation, locale-like data,
+                         apt's package lists (a few MB; busybox, /etc and the boot scripts are
+                         copied in by build.sh)
   gen-tree.py app DIR    the application installed on the customised disk under /opt/app: code,
                          libraries, assets and several models (about 50 MB)
 
@@ -111,6 +112,10 @@ def base(root):
     total += put(root, "usr/share/zoneinfo/tzdata.zi", text_bytes(4000, 110 * KIB, "tzdata"))
     total += put(root, "usr/lib/locale/C.utf8/LC_CTYPE", shake("locale-ctype", 340 * KIB))
     total += put(root, "usr/share/misc/magic.mgc", library_bytes("magic", 600 * KIB, rnd))
+    # apt's package lists, which the app's install deletes (rm -rf /var/lib/apt/lists/*, as images do)
+    lists = "var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_"
+    total += put(root, lists + "InRelease", text_bytes(7000, 150 * KIB, "bookworm InRelease"))
+    total += put(root, lists + "main_binary-amd64_Packages", text_bytes(7001, 1536 * KIB, "Packages"))
     return total
 
 

@@ -46,37 +46,11 @@ class LaunchIT {
 
   @BeforeAll
   static void buildVm() throws Exception {
-    List<String> missing = new ArrayList<>();
-    for (String tool : List.of("qemu-system-x86_64", "fusermount", "python3", "curl", "mke2fs")) {
-      boolean found = Stream.of(System.getenv().getOrDefault("PATH", "").split(":"))
-          .anyMatch(d -> !d.isEmpty() && Files.isExecutable(Path.of(d, tool)));
-      if (!found) {
-        missing.add(tool);
-      }
-    }
-    if (!Files.isWritable(Path.of("/dev/fuse"))) {
-      missing.add("/dev/fuse");
-    }
-    if (!missing.isEmpty()) {
-      String why = "earlystart launch needs " + missing + " (scripts/packages.txt)";
-      if ("true".equalsIgnoreCase(System.getenv("CI"))) {
-        fail(why + " (CI=true: failing instead of skipping)");
-      }
-      org.junit.jupiter.api.Assumptions.abort(why);
-    }
-    Path root = Path.of("..").toAbsolutePath().normalize();
-    vm = root.resolve("cli/target/vm");
-    Process b = new ProcessBuilder(root.resolve("vm/build.sh").toString(), vm.toString()).redirectErrorStream(true)
-        .redirectOutput(root.resolve("cli/target/vm-build.log").toFile()).start();
-    assertTrue(b.waitFor(9, TimeUnit.MINUTES), "vm/build.sh did not finish");
-    assertEquals(0, b.exitValue(), "vm/build.sh failed: " + Files.readString(root.resolve("cli/target/vm-build.log")));
+    TestVm.requireTools();
+    vm = TestVm.build("vm", TestVm.none());
     expected = Files.readString(vm.resolve("expected-answer.txt")).strip();
     served = Files.createDirectories(shared.resolve("served"));
-    Run r = CliTest.run("create", "--base-disk", vm.resolve("base/disk.img").toString(), "--base-memory",
-        vm.resolve("base/memory.img").toString(), "--disk", vm.resolve("app/disk.img").toString(), "--memory",
-        vm.resolve("app/memory.img").toString(), "--vmstate", vm.resolve("app/vmstate").toString(), "--vm-config",
-        vm.resolve("app/vm.json").toString(), "-q", "-o", served.resolve("app.overlay").toString());
-    assertEquals(0, r.code(), r.err());
+    TestVm.create(vm, served.resolve("app.overlay"));
   }
 
   private Process launch(String source, Path baseDisk, Path cache, int port, String... extra) throws Exception {
