@@ -62,7 +62,7 @@ final class CreateCommand implements Callable<Integer> {
       throw new IllegalArgumentException("segment size too large: " + segmentSize);
     }
     CreateOptions options = new CreateOptions(base.disk, base.memory, disk, memory, vmstate, vmConfig, output,
-        (int) segmentSize, level, threads != null ? threads : Runtime.getRuntime().availableProcessors());
+        (int) segmentSize, level, threads != null ? threads : Runtime.getRuntime().availableProcessors(), true);
     ProgressBar bar = ProgressBar.forTerminal(quiet);
     CreateSummary s;
     try {
