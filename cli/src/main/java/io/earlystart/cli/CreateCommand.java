@@ -50,6 +50,10 @@ final class CreateCommand implements Callable<Integer> {
           + "any trace), untouched chunks after it in offset order. Repeatable. Default: offset order.")
   java.util.List<Path> traces = new java.util.ArrayList<>();
 
+  @Option(names = "--no-dedup", description = "For measurements: dedup off (no copies of base chunks at other "
+      + "offsets, no payloads shared by equal chunks); ZERO, DELTA at the same offset and zstd remain.")
+  boolean noDedup;
+
   @Option(names = {"-o", "--output"}, required = true, paramLabel = "X.overlay", description = "Overlay to write.")
   Path output;
 
@@ -62,7 +66,7 @@ final class CreateCommand implements Callable<Integer> {
       throw new IllegalArgumentException("segment size too large: " + segmentSize);
     }
     CreateOptions options = new CreateOptions(base.disk, base.memory, disk, memory, vmstate, vmConfig, output,
-        (int) segmentSize, level, threads != null ? threads : Runtime.getRuntime().availableProcessors());
+        (int) segmentSize, level, threads != null ? threads : Runtime.getRuntime().availableProcessors(), !noDedup);
     ProgressBar bar = ProgressBar.forTerminal(quiet);
     CreateSummary s;
     try {
@@ -88,8 +92,13 @@ final class CreateCommand implements Callable<Integer> {
           s.count(image, ChunkKind.BASE_DISK), s.count(image, ChunkKind.BASE_MEM), s.count(image, ChunkKind.DATA),
           s.count(image, ChunkKind.DELTA));
     }
-    out.printf("payloads  %d distinct chunks (%s), %d self-duplicate chunks share them, %d segments%n",
-        s.payloads(), Units.bytes(s.payloadBytes()), s.duplicateChunks(), s.segments());
+    if (s.dedup()) {
+      out.printf("payloads  %d distinct chunks (%s), %d self-duplicate chunks share them, %d segments%n",
+          s.payloads(), Units.bytes(s.payloadBytes()), s.duplicateChunks(), s.segments());
+    } else {
+      out.printf("payloads  %d chunks (%s), dedup off: one payload a chunk, no copies of base chunks, %d segments%n",
+          s.payloads(), Units.bytes(s.payloadBytes()), s.segments());
+    }
     out.printf("size      %s, %s of the customised images (%s); manifest %s%n", Units.bytes(s.overlayBytes()),
         Units.percent(s.overlayBytes(), s.inputBytes()), Units.bytes(s.inputBytes()), Units.bytes(s.manifestBytes()));
     out.printf("time      %s, %.0f MB/s of customised image (base index %s)%n", Units.seconds(s.elapsedNanos()),

@@ -23,6 +23,8 @@ class CliTest {
 
   static ExampleImages.Result images;
   static Path overlay;
+  /** What the create of {@link #overlay} printed. */
+  static String created;
 
   @BeforeAll
   static void makeOverlay() throws Exception {
@@ -30,6 +32,7 @@ class CliTest {
     overlay = dir.resolve("app.overlay");
     Run r = create(images, overlay);
     assertTrue(r.out.contains("differ from the base"), r.out);
+    created = r.out;
   }
 
   /** {@code earlystart create} of {@code images} (attachments included) into {@code overlay}; must succeed. */
@@ -108,6 +111,22 @@ class CliTest {
         dir.resolve("x.overlay").toString());
     assertEquals(Errors.EXIT_ERROR, noTrace.code, noTrace.err);
     assertEquals(1, noTrace.err.strip().lines().count(), noTrace.err);
+  }
+
+  @Test
+  void noDedupIsAcceptedAndTheSummarySaysSo() throws Exception {
+    java.util.regex.Pattern noBase = java.util.regex.Pattern.compile("base-disk 0, base-memory 0,");
+    assertFalse(created.contains("dedup off"), created);
+    assertTrue(created.lines().anyMatch(l -> l.contains("differ from the base") && !noBase.matcher(l).find()),
+        "the example pair has no copies of base chunks: " + created);
+    Path plain = dir.resolve("no-dedup.overlay");
+    Run r = create(images, plain, "--no-dedup");
+    assertTrue(r.out.contains("dedup off"), r.out);
+    assertEquals(2, r.out.lines().filter(l -> l.contains("differ from the base") && noBase.matcher(l).find()).count(),
+        r.out);
+    assertTrue(Files.size(plain) > Files.size(overlay), "no larger without dedup: " + Files.size(plain));
+    Run v = run("inspect", "--verify", plain.toString());
+    assertEquals(0, v.code, v.err);
   }
 
   @Test

@@ -129,8 +129,15 @@ public final class RandomPair {
   /** Creates an overlay of this pair with the given attachments (null: none) and segment size. */
   public CreateSummary createOverlay(Path overlay, Path vmstate, Path vmConfig, int segmentSize)
       throws IOException, InterruptedException {
+    return createOverlay(overlay, vmstate, vmConfig, segmentSize, true);
+  }
+
+  /** The same, with dedup on or off ({@link CreateOptions#dedup()}). */
+  public CreateSummary createOverlay(Path overlay, Path vmstate, Path vmConfig, int segmentSize, boolean dedup)
+      throws IOException, InterruptedException {
     return OverlayCreator.create(CreateOptions.of(baseDisk, baseMemory, disk, memory, overlay)
-        .withAttachments(vmstate, vmConfig).withSegmentSize(segmentSize).withThreads(2), Progress.NONE);
+        .withAttachments(vmstate, vmConfig).withSegmentSize(segmentSize).withThreads(2).withDedup(dedup),
+        Progress.NONE);
   }
 
   /** Synthesizes {@code overlay} against this pair's bases into {@code out}. */

@@ -6,7 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.earlystart.overlay.create.CreateSummary;
 import io.earlystart.overlay.format.ChunkKind;
+import io.earlystart.overlay.format.ChunkTable;
+import io.earlystart.overlay.format.Image;
 import io.earlystart.overlay.format.Manifest;
+import io.earlystart.overlay.format.OverlayFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
@@ -23,6 +26,16 @@ class RoundTripTest {
   @ParameterizedTest
   @ValueSource(longs = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20})
   void roundTripsSeededRandomPairs(long seed) throws Exception {
+    roundTrip(seed, true);
+  }
+
+  @ParameterizedTest
+  @ValueSource(longs = {1, 2, 3, 4, 5, 6, 7, 8})
+  void roundTripsSeededRandomPairsWithoutDedup(long seed) throws Exception {
+    roundTrip(seed, false);
+  }
+
+  private void roundTrip(long seed, boolean dedup) throws Exception {
     Random r = new Random(seed * 7919);
     int cs = Manifest.CHUNK_SIZE;
     int baseDisk = cs * (1 + r.nextInt(300)) + (r.nextBoolean() ? r.nextInt(cs) : 0);
@@ -35,7 +48,7 @@ class RoundTripTest {
     r.nextBytes(state);
     Files.write(vmstate, state);
     Path overlay = dir.resolve("x.overlay");
-    CreateSummary s = p.createOverlay(overlay, vmstate, null, cs * (1 + r.nextInt(64)));
+    CreateSummary s = p.createOverlay(overlay, vmstate, null, cs * (1 + r.nextInt(64)), dedup);
     Path out = dir.resolve("out");
     p.synthesize(overlay, out);
     RandomPair.assertSame(p.disk, out.resolve("disk.img"));
@@ -55,6 +68,45 @@ class RoundTripTest {
     }
     assertTrue(s.duplicateChunks() > 0, "no self duplicate found");
     p.synthesize(overlay, dir.resolve("out"));
+    RandomPair.assertSame(p.disk, dir.resolve("out/disk.img"));
+    RandomPair.assertSame(p.memory, dir.resolve("out/memory.img"));
+  }
+
+  /**
+   * Dedup off changes only how the chunks that differ are stored: the same chunks differ, the same ones
+   * are ZERO, none is BASE_*, every chunk with a payload has its own, and the overlay is larger.
+   */
+  @Test
+  void withoutDedupTheSameChunksDifferButNoneIsSharedOrBase() throws Exception {
+    RandomPair p = RandomPair.create(dir, 42, 400 * 4096, 400 * 4096, 300 * 4096);
+    Path on = dir.resolve("dedup.overlay");
+    Path off = dir.resolve("no-dedup.overlay");
+    CreateSummary withDedup = p.createOverlay(on, null, null, 1 << 20, true);
+    CreateSummary without = p.createOverlay(off, null, null, 1 << 20, false);
+    assertTrue(withDedup.count(ChunkKind.BASE_DISK) > 0 && withDedup.count(ChunkKind.BASE_MEM) > 0
+        && withDedup.duplicateChunks() > 0, "the pair has nothing to dedup: " + java.util.Arrays.deepToString(
+        withDedup.chunks()));
+    assertEquals(0, without.count(ChunkKind.BASE_DISK));
+    assertEquals(0, without.count(ChunkKind.BASE_MEM));
+    assertEquals(0, without.duplicateChunks());
+    assertTrue(without.count(ChunkKind.DELTA) > 0, "no DELTA without dedup");
+    assertEquals(without.count(ChunkKind.DATA) + without.count(ChunkKind.DELTA), without.payloads(),
+        "payloads shared without dedup");
+    assertEquals(withDedup.count(ChunkKind.ZERO), without.count(ChunkKind.ZERO));
+    try (OverlayFile a = OverlayFile.open(on); OverlayFile b = OverlayFile.open(off)) {
+      for (Image image : Image.values()) {
+        ChunkTable x = a.manifest().table(image);
+        ChunkTable y = b.manifest().table(image);
+        assertEquals(x.size(), y.size(), image + ": other chunks differ");
+        for (int i = 0; i < x.size(); i++) {
+          assertEquals(x.chunk(i), y.chunk(i), image + " entry " + i);
+          assertEquals(x.kind(i) == ChunkKind.ZERO, y.kind(i) == ChunkKind.ZERO, image + " chunk " + x.chunk(i));
+        }
+      }
+    }
+    assertTrue(without.payloadBytes() > withDedup.payloadBytes(), without.payloadBytes() + " <= "
+        + withDedup.payloadBytes());
+    p.synthesize(off, dir.resolve("out"));
     RandomPair.assertSame(p.disk, dir.resolve("out/disk.img"));
     RandomPair.assertSame(p.memory, dir.resolve("out/memory.img"));
   }

@@ -20,7 +20,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * Pass one of {@code create}: finds the chunks of a customised image that differ from the base chunk
  * at the same offset, and classifies each as ZERO, BASE_DISK / BASE_MEM (bytes equal to a chunk
  * anywhere in either base, confirmed by comparison) or DATA (new bytes, with its hash for self
- * dedup). Reads both images in large sequential blocks, split into contiguous ranges across the
+ * dedup). Without a {@link BaseLookup} (dedup off) a changed chunk that is not all zero is DATA,
+ * unhashed. Reads both images in large sequential blocks, split into contiguous ranges across the
  * executor's threads; a block that is a hole in both is skipped unread, and a hole reads as zeros
  * without a read ({@link ImageFile}), so the cost follows the data, not the image size. Stateless;
  * {@link #scan} is thread-safe.
@@ -29,7 +30,10 @@ final class ChangeScanner {
   private static final int BLOCK = 1 << 20;
   private static final int CS = Manifest.CHUNK_SIZE;
 
-  /** The changed chunks of one image in chunk order; {@code arg} is the base chunk for BASE_*. */
+  /**
+   * The changed chunks of one image in chunk order; {@code arg} is the base chunk for BASE_*, {@code hash}
+   * the {@link ChunkHash} of a DATA chunk (0 without a lookup).
+   */
   record Changes(Image image, int[] chunks, byte[] kinds, int[] args, long[] hashes) {
     int size() {
       return chunks.length;
@@ -39,6 +43,7 @@ final class ChangeScanner {
   private final ImageFile[] bases;
   private final BaseLookup lookup;
 
+  /** @param lookup the base chunks to look changed chunks up in, or null for none (dedup off) */
   ChangeScanner(ImageFile[] bases, BaseLookup lookup) {
     this.bases = bases;
     this.lookup = lookup;
@@ -89,6 +94,10 @@ final class ChangeScanner {
         }
         if (ChunkHash.isZero(mine, off, n)) {
           out.add((int) c, ChunkKind.ZERO, 0, 0);
+          continue;
+        }
+        if (lookup == null) {
+          out.add((int) c, ChunkKind.DATA, 0, 0);
           continue;
         }
         System.arraycopy(mine, off, padded, 0, n);

@@ -5,10 +5,11 @@ import io.earlystart.overlay.format.Image;
 
 /**
  * What {@code create} made. {@code chunks[image][kind]} counts the changed chunks of each image by
- * {@link ChunkKind#ordinal()}. Immutable.
+ * {@link ChunkKind#ordinal()}; {@code dedup} is {@link CreateOptions#dedup()} (off: no BASE_* chunks
+ * and {@code duplicateChunks} is 0). Immutable.
  */
-public record CreateSummary(String overlayId, long[][] chunks, int payloads, long duplicateChunks, int segments,
-    long payloadBytes, long overlayBytes, long inputBytes, long manifestBytes, long elapsedNanos,
+public record CreateSummary(String overlayId, long[][] chunks, int payloads, boolean dedup, long duplicateChunks,
+    int segments, long payloadBytes, long overlayBytes, long inputBytes, long manifestBytes, long elapsedNanos,
     boolean baseIndexCached) {
 
   public long count(Image image, ChunkKind kind) {

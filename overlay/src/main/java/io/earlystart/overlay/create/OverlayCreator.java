@@ -35,9 +35,9 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * {@code earlystart create}: compares customised disk and memory images with their bases and writes
  * the overlay file (FORMAT.md). Phases: index the bases (cached), scan for changed chunks, assign
- * payloads with self dedup, compress segments in parallel, then write header and manifest in front of
- * the data. The output appears under its final name only when complete. One call at a time per
- * instance; the class itself holds no state.
+ * payloads with self dedup (unless {@link CreateOptions#dedup()} is off), compress segments in
+ * parallel, then write header and manifest in front of the data. The output appears under its final
+ * name only when complete. One call at a time per instance; the class itself holds no state.
  */
 public final class OverlayCreator {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(OverlayCreator.class);
@@ -84,13 +84,14 @@ public final class OverlayCreator {
 
       long input = customs[0].size() + customs[1].size();
       AtomicLong scanned = ticker.start("scan", input);
-      ChangeScanner scanner = new ChangeScanner(bases, new BaseLookup(index));
+      // without dedup nothing is looked up across offsets, so the lookup table is not even built
+      ChangeScanner scanner = new ChangeScanner(bases, o.dedup() ? new BaseLookup(index) : null);
       ChangeScanner.Changes[] changes = new ChangeScanner.Changes[2];
       for (Image image : Image.values()) {
         changes[image.ordinal()] = scanner.scan(image, customs[image.ordinal()], pool, o.threads() * 4, scanned);
       }
       LOG.debug("scan done after {} ms", (System.nanoTime() - started) / 1_000_000);
-      PayloadPlan plan = PayloadPlan.build(changes, customs, index);
+      PayloadPlan plan = PayloadPlan.build(changes, customs, index, o.dedup());
       if (order != AccessOrder.OFFSET) {
         plan = plan.reordered(order);
       }
@@ -126,8 +127,8 @@ public final class OverlayCreator {
             attachments, segments);
         Finished done = finish(manifest, data, whole, o.output());
         long[][] counts = {manifest.table(Image.DISK).countByKind(), manifest.table(Image.MEMORY).countByKind()};
-        return new CreateSummary(done.id(), counts, plan.payloadCount, plan.duplicateChunks, segments.size(),
-            payloadBytes, done.total(), input, done.manifestBytes(), System.nanoTime() - started,
+        return new CreateSummary(done.id(), counts, plan.payloadCount, o.dedup(), plan.duplicateChunks,
+            segments.size(), payloadBytes, done.total(), input, done.manifestBytes(), System.nanoTime() - started,
             index[0].fromCache() && index[1].fromCache());
       } finally {
         Files.deleteIfExists(data);

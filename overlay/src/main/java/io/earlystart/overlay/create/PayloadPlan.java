@@ -15,9 +15,9 @@ import java.util.Map;
  * Pass two of {@code create}: gives every distinct new chunk content one payload id, in stream order
  * (disk chunks, then memory chunks, each in offset order; {@link #reordered} puts it in access order), so that chunks with equal bytes
  * anywhere in the customised images share one payload (self dedup, confirmed by comparing bytes).
- * A payload used by one chunk whose base chunk at the same offset is non-zero and full-length is a
- * DELTA candidate; the encoder keeps the delta only where it is smaller. Not thread-safe; immutable
- * once built.
+ * Without dedup every DATA chunk gets a payload of its own. A payload used by one chunk whose base chunk
+ * at the same offset is non-zero and full-length is a DELTA candidate; the encoder keeps the delta only
+ * where it is smaller. Not thread-safe; immutable once built.
  */
 final class PayloadPlan {
   private static final int CS = Manifest.CHUNK_SIZE;
@@ -41,7 +41,8 @@ final class PayloadPlan {
     this.duplicateChunks = duplicateChunks;
   }
 
-  static PayloadPlan build(ChangeScanner.Changes[] changes, ImageFile[] customs, BaseIndex[] bases)
+  /** @param dedup whether equal new chunks share one payload (the scan must then have hashed them) */
+  static PayloadPlan build(ChangeScanner.Changes[] changes, ImageFile[] customs, BaseIndex[] bases, boolean dedup)
       throws IOException {
     int[][] payloadOf = new int[changes.length][];
     long[] sources = new long[64];
@@ -60,7 +61,7 @@ final class PayloadPlan {
           continue;
         }
         long here = ChunkRef.of(image, ch.chunks()[i]);
-        Integer earlier = byHash.get(ch.hashes()[i]);
+        Integer earlier = dedup ? byHash.get(ch.hashes()[i]) : null;
         if (earlier != null && sameBytes(customs, sources[earlier], here, a, b)) {
           ids[i] = earlier;
           refs[earlier]++;
@@ -73,7 +74,7 @@ final class PayloadPlan {
         }
         sources[count] = here;
         refs[count] = 1;
-        if (earlier == null) {
+        if (dedup && earlier == null) {
           byHash.put(ch.hashes()[i], count);
         }
         ids[i] = count++;

@@ -314,13 +314,13 @@ class BadInputTest {
     CreateOptions o = options(out);
     Map<String, CreateOptions> cases = new LinkedHashMap<>();
     cases.put("base disk not found", new CreateOptions(missing, o.baseMemory(), o.disk(), o.memory(), o.vmstate(),
-        o.vmConfig(), out, o.segmentSize(), o.level(), o.threads()));
+        o.vmConfig(), out, o.segmentSize(), o.level(), o.threads(), o.dedup()));
     cases.put("base memory not found", new CreateOptions(o.baseDisk(), missing, o.disk(), o.memory(), o.vmstate(),
-        o.vmConfig(), out, o.segmentSize(), o.level(), o.threads()));
+        o.vmConfig(), out, o.segmentSize(), o.level(), o.threads(), o.dedup()));
     cases.put("customised disk not found", new CreateOptions(o.baseDisk(), o.baseMemory(), missing, o.memory(),
-        o.vmstate(), o.vmConfig(), out, o.segmentSize(), o.level(), o.threads()));
+        o.vmstate(), o.vmConfig(), out, o.segmentSize(), o.level(), o.threads(), o.dedup()));
     cases.put("customised memory not found", new CreateOptions(o.baseDisk(), o.baseMemory(), o.disk(), missing,
-        o.vmstate(), o.vmConfig(), out, o.segmentSize(), o.level(), o.threads()));
+        o.vmstate(), o.vmConfig(), out, o.segmentSize(), o.level(), o.threads(), o.dedup()));
     cases.put("vmstate not found", o.withAttachments(missing, vmConfig));
     cases.put("vm.json not found", o.withAttachments(vmstate, missing));
     for (Map.Entry<String, CreateOptions> c : cases.entrySet()) {
