@@ -17,15 +17,16 @@ VM_RAM=${VM_RAM:-256M}
 # builds the same VM without either, for the measurement of what they save.
 VM_SEMANTIC=${VM_SEMANTIC:-1}
 VM_REPORT_ORDER=${VM_REPORT_ORDER:-0}
+# VM_APPEND_EXTRA: added to the default kernel command line (e.g. init_on_free=1, for a measurement)
 # nokaslr: the kernel lands at the same physical address on every boot, so base and customised VM
 # share their kernel pages at the same offsets of memory.img. panic=1 + -no-reboot: a broken boot
 # ends QEMU instead of hanging until the marker times out.
 if [ "$VM_SEMANTIC" = 1 ]; then
-  VM_APPEND=${VM_APPEND:-console=ttyS0 nokaslr panic=1 quiet rootflags=discard page_reporting.page_reporting_order=$VM_REPORT_ORDER}
+  VM_APPEND=${VM_APPEND:-console=ttyS0 nokaslr panic=1 quiet rootflags=discard page_reporting.page_reporting_order=$VM_REPORT_ORDER${VM_APPEND_EXTRA:+ $VM_APPEND_EXTRA}}
   VM_BALLOON=${VM_BALLOON:-1}
   VM_DISCARD=${VM_DISCARD:-unmap}
 else
-  VM_APPEND=${VM_APPEND:-console=ttyS0 nokaslr panic=1 quiet}
+  VM_APPEND=${VM_APPEND:-console=ttyS0 nokaslr panic=1 quiet${VM_APPEND_EXTRA:+ $VM_APPEND_EXTRA}}
   VM_BALLOON=${VM_BALLOON:-0}
   VM_DISCARD=${VM_DISCARD:-ignore}
 fi
