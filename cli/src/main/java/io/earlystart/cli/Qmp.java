@@ -1,13 +1,7 @@
 package io.earlystart.cli;
 
-import java.io.ByteArrayOutputStream;
 import java.io.Closeable;
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,19 +13,12 @@ import java.time.Duration;
  * deadline. Not thread-safe; one owner.
  */
 final class Qmp implements Closeable {
-  private final SocketChannel channel;
-  private final java.nio.channels.Selector selector;
+  private final JsonLines lines;
   private final String path;
-  private final ByteArrayOutputStream pending = new ByteArrayOutputStream();
-  private final ByteBuffer in = ByteBuffer.allocate(64 << 10);
 
-  /** {@code channel}, connected, becomes non-blocking and is read through one selector for its life. */
-  private Qmp(SocketChannel channel, String path) throws IOException {
-    this.channel = channel;
+  private Qmp(JsonLines lines, String path) {
+    this.lines = lines;
     this.path = path;
-    channel.configureBlocking(false);
-    this.selector = java.nio.channels.Selector.open();
-    channel.register(selector, java.nio.channels.SelectionKey.OP_READ);
   }
 
   /** QEMU's {@code exec:} migration address that runs {@code command} on {@code file} (single-quoted for sh). */
@@ -52,12 +39,10 @@ final class Qmp implements Closeable {
         throw new IOException("QEMU exited before its QMP socket " + socket + " answered");
       }
       if (Files.exists(socket)) {
-        SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
         try {
-          ch.connect(UnixDomainSocketAddress.of(socket));
-          Qmp q = new Qmp(ch, socket.toString());
+          Qmp q = new Qmp(JsonLines.connect(socket, "QEMU closed its QMP socket " + socket), socket.toString());
           try {
-            q.readMessage(Math.max(1, (end - System.nanoTime()) / 1_000_000)); // greeting
+            q.lines.readLine(end, "no QMP answer on " + socket + " in time"); // greeting
             q.execute("qmp_capabilities", null, Duration.ofSeconds(10));
             return q;
           } catch (IOException e) {
@@ -65,7 +50,6 @@ final class Qmp implements Closeable {
             throw e;
           }
         } catch (IOException e) {
-          ch.close();
           last = e;
         }
       }
@@ -82,15 +66,11 @@ final class Qmp implements Closeable {
    * @throws IOException QEMU answered with an error (its class and description), or no answer in time
    */
   public Object execute(String command, String argumentsJson, Duration deadline) throws IOException {
-    String msg = "{\"execute\": \"" + command + "\"" + (argumentsJson != null ? ", \"arguments\": " + argumentsJson : "")
-        + "}\n";
-    ByteBuffer out = ByteBuffer.wrap(msg.getBytes(StandardCharsets.UTF_8));
-    while (out.hasRemaining()) {
-      channel.write(out);
-    }
+    lines.send("{\"execute\": \"" + command + "\"" + (argumentsJson != null ? ", \"arguments\": " + argumentsJson : "")
+        + "}");
     long end = System.nanoTime() + deadline.toNanos();
     while (true) {
-      String reply = readMessage(Math.max(1, (end - System.nanoTime()) / 1_000_000));
+      String reply = lines.readLine(end, "no QMP answer on " + path + " in time");
       Object parsed;
       try {
         parsed = Json.parse(reply);
@@ -110,44 +90,8 @@ final class Qmp implements Closeable {
     }
   }
 
-  /** One line (QMP sends one JSON object per line), within {@code millis}. */
-  private String readMessage(long millis) throws IOException {
-    long end = System.nanoTime() + millis * 1_000_000L;
-    while (true) {
-      byte[] buf = pending.toByteArray();
-      for (int i = 0; i < buf.length; i++) {
-        if (buf[i] == '\n') {
-          String line = new String(buf, 0, i, StandardCharsets.UTF_8).strip();
-          pending.reset();
-          pending.write(buf, i + 1, buf.length - i - 1);
-          if (!line.isEmpty()) {
-            return line;
-          }
-          buf = pending.toByteArray();
-          i = -1;
-        }
-      }
-      long left = (end - System.nanoTime()) / 1_000_000;
-      if (left <= 0) {
-        throw new IOException("no QMP answer on " + path + " in time");
-      }
-      selector.select(left);
-      selector.selectedKeys().clear();
-      in.clear();
-      int n = channel.read(in);
-      if (n < 0) {
-        throw new IOException("QEMU closed its QMP socket " + path);
-      }
-      pending.write(in.array(), 0, n);
-    }
-  }
-
   @Override
   public void close() throws IOException {
-    try {
-      selector.close();
-    } finally {
-      channel.close();
-    }
+    lines.close();
   }
 }
