@@ -56,8 +56,8 @@ final class InspectCommand implements Callable<Integer> {
     out.printf("format       version %d, chunk size %d, manifest %s stored (%s raw)%n", header.version(),
         m.chunkSize(), Units.bytes(header.manifestLength()), Units.bytes(header.manifestRawLength()));
     for (Image image : Image.values()) {
-      out.printf("%-12s %s, sha256 %s%n", image.baseName, Units.bytes(m.base(image).size()),
-          Hex.of(m.base(image).sha256()));
+      out.printf("%-12s %s, %s %s%n", image.baseName, Units.bytes(m.base(image).size()), header.baseDigest().label,
+          Hex.of(m.base(image).digest()));
     }
     for (Image image : Image.values()) {
       ChunkTable t = m.table(image);

@@ -1,15 +1,20 @@
 package io.earlystart.overlay;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.earlystart.overlay.base.BaseIndex;
+import io.earlystart.overlay.base.BlockHashReference;
 import io.earlystart.overlay.create.CreateSummary;
+import io.earlystart.overlay.format.BaseDigest;
 import io.earlystart.overlay.format.ChunkKind;
 import io.earlystart.overlay.format.ChunkTable;
 import io.earlystart.overlay.format.Image;
 import io.earlystart.overlay.format.Manifest;
 import io.earlystart.overlay.format.OverlayFile;
+import io.earlystart.overlay.format.OverlayHeader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
@@ -181,10 +186,20 @@ class RoundTripTest {
     assertTrue(fromSparse.count(ChunkKind.BASE_DISK) >= 1, "the moved base chunk");
     assertTrue(java.util.Arrays.equals(Files.readAllBytes(dense.resolve("x.overlay")),
         Files.readAllBytes(sparse.resolve("x.overlay"))), "sparse and dense inputs made different overlays");
+    try (OverlayFile f = OverlayFile.open(sparse.resolve("x.overlay"))) { // so the bases' ids are the same too
+      assertEquals(OverlayHeader.CURRENT_VERSION, f.header().version());
+      assertEquals(BaseDigest.BLOCK_HASH, f.header().baseDigest());
+      assertArrayEquals(BlockHashReference.of(dense.resolve("base-disk.img")), f.manifest().base(Image.DISK).digest());
+    }
     assertEquals(fromDense.payloads(), fromSparse.payloads());
     s.synthesize(sparse.resolve("x.overlay"), dir.resolve("out"));
     RandomPair.assertSame(dense.resolve("disk.img"), dir.resolve("out/disk.img"));
     RandomPair.assertSame(dense.resolve("memory.img"), dir.resolve("out/memory.img"));
+    // the synthesized images keep zero chunks as holes, yet as bases they have the customised images' ids
+    for (String name : new String[] {"disk.img", "memory.img"}) {
+      assertEquals(BaseIndex.loadOrBuild(dense.resolve(name), name).ref(),
+          BaseIndex.loadOrBuild(dir.resolve("out").resolve(name), name).ref(), name);
+    }
   }
 
   /** Random bytes in every other 4 KiB chunk of {@code [from, from + len)} (the rest zero). */

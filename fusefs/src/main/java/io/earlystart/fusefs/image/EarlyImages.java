@@ -64,9 +64,9 @@ public final class EarlyImages implements SegmentScheduler.Applier, Closeable {
   }
 
   /**
-   * Opens the bases and checks them against the overlay (size, then SHA-256), then opens the cache
-   * directory (refused when another mount uses it or it holds another overlay) and restores what it
-   * kept.
+   * Opens the bases and checks them against the overlay (size, then the digest its format version names
+   * them by), then opens the cache directory (refused when another mount uses it or it holds another
+   * overlay) and restores what it kept.
    *
    * @param basePaths base disk and base memory, in {@link Image} order
    * @param fetch how a read gets a segment that has not arrived
@@ -88,7 +88,7 @@ public final class EarlyImages implements SegmentScheduler.Applier, Closeable {
         return t;
       });
       try {
-        BaseCheck.check(m, basePaths, bases.sizes(), pool);
+        BaseCheck.check(head.header().baseDigest(), m, basePaths, bases.sizes(), pool);
       } finally {
         pool.shutdownNow();
       }

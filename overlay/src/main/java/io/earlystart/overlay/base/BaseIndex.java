@@ -3,7 +3,6 @@ package io.earlystart.overlay.base;
 import io.earlystart.overlay.format.BaseRef;
 import io.earlystart.overlay.format.Manifest;
 import io.earlystart.overlay.io.ImageFile;
-import io.earlystart.overlay.io.Sha256;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -14,7 +13,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
-import java.security.MessageDigest;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.zip.CRC32C;
@@ -22,40 +20,47 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The identity (size, SHA-256), per-chunk hashes and zero chunks of one base image, computed in one sequential pass
- * and cached beside the image as {@code IMAGE.esidx}. The cache is used only while the image's size,
- * modification time, inode and change time are those recorded in it; otherwise it is rebuilt. If the
- * cache cannot be written (read-only directory) the index is still returned, with a warning.
- * Immutable and thread-safe once loaded.
+ * The identity (size, {@link BlockHashDigest block-hash digest}), per-chunk hashes and zero chunks of one
+ * base image, computed in one sequential pass that neither reads nor hashes holes, and cached beside the
+ * image as {@code IMAGE.esidx}. The cache is used only while the image's size, modification time, inode
+ * and change time are those recorded in it; otherwise it is rebuilt. If the cache cannot be written
+ * (read-only directory) the index is still returned, with a warning. Immutable and thread-safe once
+ * loaded.
  *
  * <pre>
- * esidx := "ESIDX002" size:u64 mtimeNanos:u64 inode:u64 ctimeNanos:u64 sha256:byte[32]
+ * esidx := "ESIDX003" size:u64 mtimeNanos:u64 inode:u64 ctimeNanos:u64 blockHash:byte[32]
  *          chunkSize:u32 chunkCount:u64 hash:u64{chunkCount} crc32c:u32   (big-endian)
  * </pre>
+ *
+ * ESIDX002 held the SHA-256 of every byte where ESIDX003 holds the block-hash digest; its magic no longer
+ * matches, so such a cache is rebuilt.
  */
 public final class BaseIndex {
   private static final Logger LOG = LoggerFactory.getLogger(BaseIndex.class);
-  private static final byte[] MAGIC = "ESIDX002".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final byte[] MAGIC = "ESIDX003".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
   private static final int HEADER = 8 + 8 * 4 + 32 + 4 + 8;
-  private static final int BLOCK = 1 << 20;
+  private static final int BLOCK = BlockHashDigest.BLOCK;
   public static final String SUFFIX = ".esidx";
   /** The stored hash of an all-zero chunk; no other chunk has it. */
   public static final long ZERO = 0;
 
   private final long size;
-  private final byte[] sha256;
+  private final byte[] blockHash;
   private final long[] hashes;
   private final boolean fromCache;
+  private final long hashedBytes;
 
-  private BaseIndex(long size, byte[] sha256, long[] hashes, boolean fromCache) {
+  private BaseIndex(long size, byte[] blockHash, long[] hashes, boolean fromCache, long hashedBytes) {
     this.size = size;
-    this.sha256 = sha256;
+    this.blockHash = blockHash;
     this.hashes = hashes;
     this.fromCache = fromCache;
+    this.hashedBytes = hashedBytes;
   }
 
+  /** The image as a version-2 overlay names it: size and block-hash digest. */
   public BaseRef ref() {
-    return new BaseRef(size, sha256.clone());
+    return new BaseRef(size, blockHash.clone());
   }
 
   public long size() {
@@ -89,6 +94,11 @@ public final class BaseIndex {
     return fromCache;
   }
 
+  /** Bytes the block-hash digest hashed when this index was built (0 from the cache): never a hole's. */
+  long hashedBytes() {
+    return hashedBytes;
+  }
+
   public static Path cachePath(Path image) {
     return image.resolveSibling(image.getFileName() + SUFFIX);
   }
@@ -111,37 +121,45 @@ public final class BaseIndex {
   }
 
   static BaseIndex build(Path image, String role, Stamp stamp) throws IOException {
-    MessageDigest sha = Sha256.newDigest();
+    long started = System.nanoTime();
+    BlockHashDigest id = new BlockHashDigest(stamp.size);
     long chunks = Manifest.chunkCount(stamp.size, Manifest.CHUNK_SIZE);
     if (chunks > Integer.MAX_VALUE) {
       throw new IOException(role + " " + image + " is too large (" + stamp.size + " bytes)");
     }
     long[] hashes = new long[(int) chunks];
     byte[] block = new byte[BLOCK];
-    byte[] zeros = new byte[BLOCK];
     try (ImageFile in = ImageFile.openSparse(image, role)) {
       int c = 0;
       for (long pos = 0; pos < stamp.size; pos += BLOCK) {
         int len = (int) Math.min(BLOCK, stamp.size - pos);
         int padded = (len + Manifest.CHUNK_SIZE - 1) / Manifest.CHUNK_SIZE * Manifest.CHUNK_SIZE;
-        if (!in.hasData(pos, len)) { // a hole: zero chunks (ZERO is 0, as the array starts), nothing read
-          sha.update(zeros, 0, len); // the SHA-256 of the whole image names the base in overlays
+        if (!in.hasData(pos, len)) { // a hole: zero chunks (ZERO is 0, as the array starts), not read nor hashed
+          id.zeroBlock(len);
           c += padded / Manifest.CHUNK_SIZE;
           continue;
         }
         in.read(pos, block, 0, len);
-        sha.update(block, 0, len);
         Arrays.fill(block, len, padded, (byte) 0);
+        boolean allZero = true;
         for (int off = 0; off < padded; off += Manifest.CHUNK_SIZE) {
-          hashes[c++] = ChunkHash.isZero(block, off, Manifest.CHUNK_SIZE) ? ZERO
-              : nonZero(ChunkHash.hash(block, off, Manifest.CHUNK_SIZE));
+          boolean zero = ChunkHash.isZero(block, off, Manifest.CHUNK_SIZE);
+          hashes[c++] = zero ? ZERO : nonZero(ChunkHash.hash(block, off, Manifest.CHUNK_SIZE));
+          allZero &= zero;
+        }
+        if (allZero) { // zeros written out, as in a dense copy: the same digest as a hole, without the hash
+          id.zeroBlock(len);
+        } else {
+          id.block(block, 0, len);
         }
       }
     }
     if (!Stamp.of(image, role).equals(stamp)) {
       throw new IOException(role + " " + image + " changed while it was being indexed");
     }
-    return new BaseIndex(stamp.size, sha.digest(), hashes, false);
+    LOG.debug("indexed {} {} in {} ms: {} of {} bytes hashed", role, image, (System.nanoTime() - started) / 1_000_000,
+        id.hashedBytes(), stamp.size);
+    return new BaseIndex(stamp.size, id.digest(), hashes, false, id.hashedBytes());
   }
 
   private static BaseIndex tryLoad(Path cache, Stamp stamp) {
@@ -165,14 +183,14 @@ public final class BaseIndex {
       if (!Arrays.equals(magic, MAGIC) || !new Stamp(b.getLong(), b.getLong(), b.getLong(), b.getLong()).equals(stamp)) {
         return null;
       }
-      byte[] sha = new byte[32];
-      b.get(sha);
+      byte[] blockHash = new byte[32];
+      b.get(blockHash);
       if (b.getInt() != Manifest.CHUNK_SIZE) {
         return null;
       }
       long[] hashes = new long[(int) b.getLong()];
       b.asLongBuffer().get(hashes);
-      return new BaseIndex(stamp.size, sha, hashes, true);
+      return new BaseIndex(stamp.size, blockHash, hashes, true, 0);
     } catch (IOException | RuntimeException e) {
       return null;
     }
@@ -181,7 +199,7 @@ public final class BaseIndex {
   private void write(Path cache, Stamp stamp) throws IOException {
     ByteBuffer b = ByteBuffer.allocate(HEADER + 8 * hashes.length + 4).order(ByteOrder.BIG_ENDIAN);
     b.put(MAGIC).putLong(stamp.size).putLong(stamp.mtimeNanos).putLong(stamp.inode).putLong(stamp.ctimeNanos)
-        .put(sha256).putInt(Manifest.CHUNK_SIZE).putLong(hashes.length);
+        .put(blockHash).putInt(Manifest.CHUNK_SIZE).putLong(hashes.length);
     b.asLongBuffer().put(hashes);
     b.position(b.position() + 8 * hashes.length);
     CRC32C crc = new CRC32C();

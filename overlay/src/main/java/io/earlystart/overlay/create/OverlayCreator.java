@@ -125,7 +125,7 @@ public final class OverlayCreator {
         Manifest manifest = new Manifest(CS, new BaseRef[] {index[0].ref(), index[1].ref()},
             new long[] {customs[0].size(), customs[1].size()}, tables(plan, deltas), plan.payloadCount,
             attachments, segments);
-        Finished done = finish(manifest, data, whole, o.output());
+        Finished done = finish(OverlayHeader.CURRENT_VERSION, manifest, data, whole, o.output());
         long[][] counts = {manifest.table(Image.DISK).countByKind(), manifest.table(Image.MEMORY).countByKind()};
         return new CreateSummary(done.id(), counts, plan.payloadCount, o.dedup(), plan.duplicateChunks,
             segments.size(), payloadBytes, done.total(), input, done.manifestBytes(), System.nanoTime() - started,
@@ -160,12 +160,14 @@ public final class OverlayCreator {
   /**
    * Writes header + stored manifest + {@code data} (attachments and segments) into {@code whole} and
    * renames it to {@code output}: the last step of create and reorder.
+   *
+   * @param version the format version in the header: it gives the meaning of the manifest's base digests
    */
-  static Finished finish(Manifest manifest, Path data, Path whole, Path output) throws IOException {
+  static Finished finish(int version, Manifest manifest, Path data, Path whole, Path output) throws IOException {
     byte[] raw = ManifestCodec.encode(manifest);
     byte[] stored = ManifestCodec.compress(raw);
     byte[] id = Sha256.of(stored);
-    OverlayHeader header = new OverlayHeader(OverlayHeader.CURRENT_VERSION, stored.length, raw.length, id);
+    OverlayHeader header = new OverlayHeader(version, stored.length, raw.length, id);
     long total;
     try {
       total = assemble(whole, header, stored, data);

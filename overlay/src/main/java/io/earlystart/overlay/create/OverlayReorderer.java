@@ -27,8 +27,9 @@ import java.util.concurrent.Executors;
  * renumbered by first touch, cut into new segments of about {@code segmentSize} chunk bytes (as
  * {@code create} cuts) and
  * compressed again; chunk kinds, base ids, sizes and attachments stay as they are, so the result
- * synthesizes to the same images (it is a new overlay, with a new id). Holds the payloads of the
- * whole overlay in memory while it works. Stateless.
+ * synthesizes to the same images (it is a new overlay, with a new id). The format version stays the
+ * input's too: the base digests are copied, and the version says which digest they are. Holds the
+ * payloads of the whole overlay in memory while it works. Stateless.
  */
 public final class OverlayReorderer {
   private OverlayReorderer() {}
@@ -75,7 +76,8 @@ public final class OverlayReorderer {
         }
         Manifest reordered = new Manifest(m.chunkSize(), m.bases(), m.imageSizes(), renumber(m, newId),
             m.payloadCount(), attachments, segments);
-        OverlayCreator.Finished done = OverlayCreator.finish(reordered, data, whole, output);
+        OverlayCreator.Finished done = OverlayCreator.finish(in.header().version(), reordered, data, whole,
+            output);
         return new Summary(in.id(), done.id(), m.payloadCount(), touched, segments.size(), done.total(),
             System.nanoTime() - started);
       } finally {

@@ -3,21 +3,25 @@ package io.earlystart.overlay.format;
 import io.earlystart.overlay.io.Hex;
 import java.util.Arrays;
 
-/** The identity of a base image an overlay was made against: its size and SHA-256. Immutable. */
-public record BaseRef(long size, byte[] sha256) {
+/**
+ * The identity of a base image an overlay was made against: its size and its digest, the manifest's
+ * {@code baseSha256}. Which digest that is depends on the overlay's format version ({@link
+ * BaseDigest}). Immutable.
+ */
+public record BaseRef(long size, byte[] digest) {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof BaseRef b && b.size == size && Arrays.equals(b.sha256, sha256);
+    return o instanceof BaseRef b && b.size == size && Arrays.equals(b.digest, digest);
   }
 
   @Override
   public int hashCode() {
-    return Arrays.hashCode(sha256);
+    return Arrays.hashCode(digest);
   }
 
   @Override
   public String toString() {
-    return size + " bytes, sha256 " + Hex.of(sha256);
+    return size + " bytes, digest " + Hex.of(digest);
   }
 }

@@ -16,6 +16,7 @@ import java.util.Set;
  * manifest   := chunkSize:varint image{2} table{2} payloadCount:varint
  *               attachmentCount:varint attachment* segmentCount:varint segment*
  * image      := size:varint baseSize:varint baseSha256:byte[32]        (disk, then memory)
+ *               baseSha256 is the base's digest, whose meaning the header's version gives ({@link BaseDigest})
  * table      := entryCount:varint entry*                                (disk, then memory)
  * entry      := gap:varint kind:u8 [arg]      gap = chunk - previousChunk - 1 (first: chunk)
  *   arg      := BASE_DISK|BASE_MEM: baseChunk:varint
@@ -44,7 +45,7 @@ public final class ManifestCodec {
     out.varint(m.chunkSize());
     for (Image image : Image.values()) {
       BaseRef base = m.base(image);
-      out.varint(m.imageSize(image)).varint(base.size()).bytes(base.sha256());
+      out.varint(m.imageSize(image)).varint(base.size()).bytes(base.digest());
     }
     for (Image image : Image.values()) {
       ChunkTable t = m.table(image);

@@ -12,8 +12,8 @@ import java.util.zip.CRC32C;
  * <pre>
  * offset size field
  *  0      8   magic            89 45 53 4F 56 0D 0A 1A   ("\x89ESOV\r\n\x1a")
- *  8      2   version          u16, this build writes 1 and reads MIN_VERSION..MAX_VERSION
- * 10      2   flags            u16, must be 0 in version 1
+ *  8      2   version          u16, this build writes CURRENT_VERSION and reads MIN_VERSION..MAX_VERSION
+ * 10      2   flags            u16, must be 0 in versions 1 and 2
  * 12      4   manifestLength   u32, bytes of the stored (zstd) manifest that follows the header
  * 16      4   manifestRawLen   u32, bytes of the manifest once decompressed
  * 20      4   reserved         0
@@ -28,8 +28,10 @@ public record OverlayHeader(int version, int manifestLength, int manifestRawLeng
 
   public static final int SIZE = 64;
   public static final int MIN_VERSION = 1;
-  public static final int MAX_VERSION = 1;
-  public static final int CURRENT_VERSION = 1;
+  public static final int MAX_VERSION = 2;
+  public static final int CURRENT_VERSION = 2;
+  /** The first version whose {@code baseSha256} is the block-hash digest ({@link BaseDigest}). */
+  public static final int BLOCK_HASH_VERSION = 2;
   /** Upper bound on either manifest length, enforced before anything is allocated. */
   public static final int MAX_MANIFEST_BYTES = 256 << 20;
 
@@ -89,6 +91,11 @@ public record OverlayHeader(int version, int manifestLength, int manifestRawLeng
     }
     byte[] sha = Arrays.copyOfRange(bytes, 24, 56);
     return new OverlayHeader(version, length, rawLength, sha);
+  }
+
+  /** What this overlay's manifest names its bases by: the meaning of {@code baseSha256} in its version. */
+  public BaseDigest baseDigest() {
+    return BaseDigest.of(version);
   }
 
   /** Where the data area (attachments, then segments) starts. */

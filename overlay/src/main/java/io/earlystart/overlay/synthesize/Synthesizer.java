@@ -32,7 +32,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * {@code earlystart synthesize}: the classic, non-lazy synthesis of the customised images from the
- * bases and a whole overlay. Checks the bases first (size, then SHA-256), then runs a pipeline: the
+ * bases and a whole overlay. Checks the bases first (size, then digest), then runs a pipeline: the
  * calling thread reads and verifies segments in stream order while pool threads decompress and apply
  * them, and other pool tasks copy the base ranges; all write disjoint chunks of sparse files. Files
  * are written under temporary names and renamed into place only when all are complete. Stateless.
@@ -71,7 +71,8 @@ public final class Synthesizer {
       for (Image image : Image.values()) {
         bases[image.ordinal()] = ImageFile.open(basePaths[image.ordinal()], image.baseName);
       }
-      BaseIndex[] index = BaseCheck.check(m, basePaths, new long[] {bases[0].size(), bases[1].size()}, pool);
+      BaseIndex[] index = BaseCheck.check(overlay.header().baseDigest(), m, basePaths,
+          new long[] {bases[0].size(), bases[1].size()}, pool);
       LOG.debug("bases checked after {} ms", (System.nanoTime() - started) / 1_000_000);
       if (!Files.isDirectory(outDir)) {
         Files.createDirectories(outDir);

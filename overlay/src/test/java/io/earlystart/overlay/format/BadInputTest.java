@@ -10,11 +10,11 @@ import static org.junit.jupiter.api.Assertions.fail;
 import io.earlystart.overlay.RandomPair;
 import io.earlystart.overlay.Tmpfs;
 import io.earlystart.overlay.base.BaseMismatchException;
+import io.earlystart.overlay.base.BlockHashReference;
 import io.earlystart.overlay.create.CreateOptions;
 import io.earlystart.overlay.create.OverlayCreator;
 import io.earlystart.overlay.io.Hex;
 import io.earlystart.overlay.io.Progress;
-import io.earlystart.overlay.io.Sha256;
 import io.earlystart.overlay.synthesize.Synthesizer;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -209,7 +209,7 @@ class BadInputTest {
 
   @Test
   void otherVersionsAreRejectedWithTheSupportedRange() throws Exception {
-    for (int version : new int[] {0, 2, 0xFFFF}) {
+    for (int version : new int[] {0, OverlayHeader.MAX_VERSION + 1, 0xFFFF}) {
       byte[] bad = bytes.clone();
       ByteBuffer b = ByteBuffer.wrap(bad); // big-endian
       b.putShort(8, (short) version);
@@ -223,6 +223,7 @@ class BadInputTest {
       String msg = e.getMessage();
       assertTrue(msg.contains("version " + version + " "), msg);
       assertTrue(msg.contains(OverlayHeader.MIN_VERSION + " to " + OverlayHeader.MAX_VERSION), msg);
+      assertTrue(msg.contains("this build reads versions 1 to 2"), msg);
       assertEquals(version > OverlayHeader.MAX_VERSION, msg.contains("update earlystart"), msg);
     }
   }
@@ -237,9 +238,10 @@ class BadInputTest {
     other[other.length / 2] ^= 1;
     Path wrong = Files.write(dir.resolve("other-" + image.fileName), other);
     BaseMismatchException e = synthesizeWithBase(image, wrong);
-    String want = Hex.of(manifest.base(image).sha256());
-    String got = Hex.of(Sha256.of(other));
-    assertTrue(e.getMessage().contains(want) && e.getMessage().contains(got), e.getMessage());
+    String want = Hex.of(manifest.base(image).digest());
+    String got = Hex.of(BlockHashReference.of(wrong));
+    assertTrue(e.getMessage().contains("its " + BaseDigest.BLOCK_HASH.label + " is " + got + ", the overlay needs "
+        + want), e.getMessage());
     assertTrue(e.getMessage().contains(image.baseName), e.getMessage());
   }
 
