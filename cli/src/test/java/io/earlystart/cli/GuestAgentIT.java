@@ -1,5 +1,6 @@
 package io.earlystart.cli;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -9,9 +10,12 @@ import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
@@ -20,10 +24,11 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@link GuestAgent} against the real QEMU guest agent (Debian's qemu-ga 7.2, run on the host on a Unix
- * socket, as a guest runs it on its virtio-serial port). Its guest-fstrim is disabled here: on the host it
- * would trim the host's file systems. capture's trim against a guest that has the agent is covered with
- * the Debian VM (issue 12); the test VM trims by itself and has none (LaunchIT).
+ * {@link GuestAgent} and capture's trim against the real QEMU guest agent (Debian's qemu-ga 7.2, run on
+ * the host on a Unix socket, as a guest runs it on its virtio-serial port). Where it trims for real, it
+ * runs chrooted in its own mount namespace whose only block-device file system is a loop-mounted ext4:
+ * guest-fstrim trims what /proc/self/mountinfo shows it, and the host's file systems are not there.
+ * The test VM trims by itself and has no agent (LaunchIT covers that line).
  */
 @Timeout(120)
 class GuestAgentIT {
@@ -68,6 +73,70 @@ class GuestAgentIT {
     } finally {
       p.destroy();
       p.waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+
+  /**
+   * capture of a (paused) QEMU with {@code --guest-agent}: qemu-ga trims its file system for real and
+   * capture says what it trimmed, then saves the VM as always.
+   */
+  @Test
+  void captureTrimsTheFileSystemsOfARealAgent() throws Exception {
+    TestVm.requireTools("unshare", "chroot", "mkfs.ext4", "ldd");
+    Path root = Files.createDirectories(tmp.resolve("agent-root"));
+    Path qga = Path.of("/usr/sbin/qemu-ga");
+    List<Path> files = new ArrayList<>(List.of(qga));
+    Process ldd = new ProcessBuilder("ldd", qga.toString()).redirectErrorStream(true).start();
+    String libs = new String(ldd.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(ldd.waitFor(30, TimeUnit.SECONDS) && ldd.exitValue() == 0, libs);
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("(/\\S+)").matcher(libs);
+    while (m.find()) {
+      files.add(Path.of(m.group(1)));
+    }
+    for (Path f : files) {
+      Path to = root.resolve(f.toString().substring(1));
+      Files.createDirectories(to.getParent());
+      Files.copy(f.toRealPath(), to); // libraries are symlinks: the file itself
+    }
+    for (String d : List.of("proc", "data", "run")) {
+      Files.createDirectories(root.resolve(d));
+    }
+    Path image = tmp.resolve("data.img");
+    try (var f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+      f.setLength(64 << 20);
+    }
+    Process mkfs = new ProcessBuilder("mkfs.ext4", "-q", "-F", image.toString()).redirectErrorStream(true).start();
+    assertTrue(mkfs.waitFor(60, TimeUnit.SECONDS) && mkfs.exitValue() == 0, "mkfs.ext4 failed");
+    String script = "mount -o loop " + image + " " + root.resolve("data") + " && mount -t proc proc "
+        + root.resolve("proc") + " && exec chroot " + root + " /usr/sbin/qemu-ga -m unix-listen -p /run/qga.sock"
+        + " -t /run -f /run/qga.pid";
+    Process agent = new ProcessBuilder("unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script)
+        .redirectErrorStream(true).redirectOutput(tmp.resolve("qemu-ga.log").toFile()).start();
+    Path socket = root.resolve("run/qga.sock");
+    Path qmp = tmp.resolve("q.sock");
+    Path ram = tmp.resolve("ram.img");
+    try (var f = new java.io.RandomAccessFile(ram.toFile(), "rw")) {
+      f.setLength(64 << 20);
+    }
+    Process q = new ProcessBuilder("qemu-system-x86_64", "-nodefaults", "-machine", "pc,accel=tcg,memory-backend=m0",
+        "-m", "64M", "-object", "memory-backend-file,id=m0,size=64M,mem-path=" + ram + ",share=on", "-display", "none",
+        "-S", "-qmp", "unix:" + qmp + ",server=on,wait=off").redirectErrorStream(true).start();
+    try {
+      for (int i = 0; i < 200 && !Files.exists(socket); i++) {
+        Thread.sleep(25);
+      }
+      assertTrue(Files.exists(socket), "qemu-ga did not listen: " + Files.readString(tmp.resolve("qemu-ga.log")));
+      CliTest.Run c = CliTest.run("capture", "--qmp", qmp.toString(), "--out", tmp.resolve("out").toString(),
+          "--guest-agent", socket.toString());
+      assertEquals(0, c.code(), c.out() + c.err());
+      assertTrue(c.out().matches("(?s).*trim: the guest agent trimmed [0-9.]+ [KMG]i?B in \\d+ ms: /data \\(.*"),
+          c.out());
+      assertTrue(c.out().contains("free memory: the VM has no virtio-balloon"), c.out());
+      assertTrue(Files.size(tmp.resolve("out/vmstate")) > 0);
+    } finally {
+      q.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      agent.destroy();
+      agent.waitFor(10, TimeUnit.SECONDS);
     }
   }
 
