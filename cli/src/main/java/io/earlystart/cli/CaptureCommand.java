@@ -41,8 +41,23 @@ final class CaptureCommand implements Callable<Integer> {
   Path out;
 
   @Option(names = "--vm-config", paramLabel = "FILE", description = "A vm.json to write instead of the one made "
-      + "from what QMP tells (RAM size, machine, memory backend); see native-notes/VM.md.")
+      + "from what QMP tells and the options below; see native-notes/VM.md.")
   Path vmConfig;
+
+  @Option(names = "--kernel", paramLabel = "FILE", description = "The kernel the VM booted (default: QEMU's -kernel, "
+      + "asked over QMP); capture records its SHA-256, so that launch and resume check they boot the same.")
+  Path kernel;
+
+  @Option(names = "--initrd", paramLabel = "FILE", description = "The initrd it booted (default: QEMU's -initrd).")
+  Path initrd;
+
+  @Option(names = "--append", paramLabel = "CMDLINE", description = "Its kernel command line (default: QEMU's "
+      + "-append).")
+  String append;
+
+  @Option(names = "--guest-port", paramLabel = "PORT", description = "The guest's TCP port launch forwards (default: "
+      + "the guest port of QEMU's one hostfwd, else 80).")
+  Integer guestPort;
 
   @Option(names = "--keep-running", description = "Let the VM run on after the capture (its memory file then "
       + "changes again: copy it first).")
@@ -81,10 +96,13 @@ final class CaptureCommand implements Callable<Integer> {
     Duration step = Duration.ofSeconds(10);
     try (Qmp qmp = Qmp.connect(socket, Duration.ofSeconds(10), () -> true)) {
       Map<String, Object> backend = sharedFileBackend(qmp, step);
-      String id = (String) backend.get("id");
       String memPath = (String) backend.get("mem-path");
       long ramBytes = ((Double) backend.get("size")).longValue();
       Boolean balloon = VmDevices.balloon(qmp, step);
+      List<String> notes = new java.util.ArrayList<>();
+      // before the VM stops: a kernel or initrd that cannot be read fails the capture while the VM runs on
+      Map<String, Object> description = vmConfig != null ? null : VmDescription.describe(qmp, step, backend, balloon,
+          new VmDescription.Overrides(kernel, initrd, append, guestPort), notes);
       trim(qmp, pw, step);
       settle(balloon, pw, Path.of(memPath), ramBytes);
       qmp.execute("migrate-set-capabilities",
@@ -114,15 +132,10 @@ final class CaptureCommand implements Callable<Integer> {
       if (vmConfig != null) {
         Files.copy(vmConfig, out.resolve("vm.json"), StandardCopyOption.REPLACE_EXISTING);
       } else {
-        String machine = String.valueOf(qmp.execute("qom-get", "{\"path\": \"/machine\", \"property\": \"type\"}",
-            step)).replaceFirst("-machine$", "");
-        Files.writeString(out.resolve("vm.json"), "{\n  \"format\": 1,\n  \"ram\": \"" + (ramBytes >> 20) + "M\",\n"
-            + "  \"ramBytes\": " + ramBytes + ",\n  \"machine\": " + Json.quote(machine) + ",\n"
-            + "  \"memoryBackend\": {\"id\": " + Json.quote(id) + ", \"type\": \"memory-backend-file\", \"file\": "
-            + Json.quote(memPath) + ", \"share\": true}"
-            + (balloon == null ? "" : ",\n  \"balloon\": {\"device\": \"virtio-balloon-pci\", \"freePageReporting\": "
-                + balloon + "}")
-            + "\n}\n");
+        Files.writeString(out.resolve("vm.json"), Json.write(description));
+        for (String note : notes) {
+          pw.println("vm.json: " + note);
+        }
       }
       if (keepRunning) {
         qmp.execute("cont", null, step);

@@ -45,6 +45,51 @@ final class Json {
     return b.append('"').toString();
   }
 
+  /**
+   * {@code v} (a Map with String keys, List, String, Number, Boolean or null) as JSON, objects and lists
+   * one entry a line, indented by two spaces; a newline at the end.
+   */
+  static String write(Object v) {
+    StringBuilder b = new StringBuilder();
+    write(v, b, "");
+    return b.append('\n').toString();
+  }
+
+  private static void write(Object v, StringBuilder b, String indent) {
+    if (v instanceof Map<?, ?> m) {
+      if (m.isEmpty()) {
+        b.append("{}");
+        return;
+      }
+      b.append("{\n");
+      int k = 0;
+      for (Map.Entry<?, ?> e : m.entrySet()) {
+        b.append(indent).append("  ").append(quote(String.valueOf(e.getKey()))).append(": ");
+        write(e.getValue(), b, indent + "  ");
+        b.append(++k < m.size() ? ",\n" : "\n");
+      }
+      b.append(indent).append('}');
+    } else if (v instanceof List<?> l) {
+      if (l.isEmpty()) {
+        b.append("[]");
+        return;
+      }
+      b.append("[\n");
+      for (int k = 0; k < l.size(); k++) {
+        b.append(indent).append("  ");
+        write(l.get(k), b, indent + "  ");
+        b.append(k + 1 < l.size() ? ",\n" : "\n");
+      }
+      b.append(indent).append(']');
+    } else if (v instanceof String s) {
+      b.append(quote(s));
+    } else if (v instanceof Double d && d == Math.rint(d) && !Double.isInfinite(d)) {
+      b.append(d.longValue());
+    } else {
+      b.append(v); // Number, Boolean, null
+    }
+  }
+
   private Object value() {
     space();
     if (i >= s.length()) {

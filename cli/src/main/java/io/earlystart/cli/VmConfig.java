@@ -137,14 +137,7 @@ final class VmConfig {
     if (expected == null) {
       return;
     }
-    java.security.MessageDigest d = io.earlystart.overlay.io.Sha256.newDigest();
-    try (java.io.InputStream in = java.nio.file.Files.newInputStream(file)) {
-      byte[] buf = new byte[1 << 16];
-      for (int n; (n = in.read(buf)) > 0; ) {
-        d.update(buf, 0, n);
-      }
-    }
-    String actual = io.earlystart.overlay.io.Hex.of(d.digest());
+    String actual = VmDescription.sha256(file, what);
     if (!actual.equalsIgnoreCase(expected)) {
       throw new BaseMismatchException(file + " is not the " + what + " this VM was booted with "
           + "(sha256 " + actual + ", vm.json says " + expected + ")");
