@@ -114,13 +114,7 @@ class GuestAgentIT {
         .redirectErrorStream(true).redirectOutput(tmp.resolve("qemu-ga.log").toFile()).start();
     Path socket = root.resolve("run/qga.sock");
     Path qmp = tmp.resolve("q.sock");
-    Path ram = tmp.resolve("ram.img");
-    try (var f = new java.io.RandomAccessFile(ram.toFile(), "rw")) {
-      f.setLength(64 << 20);
-    }
-    Process q = new ProcessBuilder("qemu-system-x86_64", "-nodefaults", "-machine", "pc,accel=tcg,memory-backend=m0",
-        "-m", "64M", "-object", "memory-backend-file,id=m0,size=64M,mem-path=" + ram + ",share=on", "-display", "none",
-        "-S", "-qmp", "unix:" + qmp + ",server=on,wait=off").redirectErrorStream(true).start();
+    Process q = TestVm.pausedQemu(tmp, true);
     try {
       for (int i = 0; i < 200 && !Files.exists(socket); i++) {
         Thread.sleep(25);

@@ -291,13 +291,7 @@ class LaunchIT {
   @Test
   void captureRefusesAVmWhoseRamIsNotASharedFile() throws Exception {
     Path sock = tmp.resolve("q.sock");
-    Path ram = tmp.resolve("ram.img");
-    try (var f = new java.io.RandomAccessFile(ram.toFile(), "rw")) {
-      f.setLength(64 << 20);
-    }
-    Process q = new ProcessBuilder("qemu-system-x86_64", "-nodefaults", "-machine", "pc,accel=tcg,memory-backend=m0",
-        "-m", "64M", "-object", "memory-backend-file,id=m0,size=64M,mem-path=" + ram + ",share=off", "-display", "none",
-        "-S", "-qmp", "unix:" + sock + ",server=on,wait=off").redirectErrorStream(true).start();
+    Process q = TestVm.pausedQemu(tmp, false);
     try {
       Run c = CliTest.run("capture", "--qmp", sock.toString(), "--out", tmp.resolve("x").toString());
       assertEquals(Errors.EXIT_ERROR, c.code(), c.out() + c.err());

@@ -70,6 +70,21 @@ final class TestVm {
     assertEquals(0, r.code(), r.err());
   }
 
+  /**
+   * A QEMU that never runs a guest ({@code -S}): 64 MiB of RAM in a file under {@code dir}, shared or not,
+   * and its QMP socket {@code dir/q.sock}; enough for capture to stop, migrate and quit it.
+   */
+  static Process pausedQemu(Path dir, boolean share) throws Exception {
+    Path ram = dir.resolve("ram.img");
+    try (var f = new java.io.RandomAccessFile(ram.toFile(), "rw")) {
+      f.setLength(64 << 20);
+    }
+    return new ProcessBuilder("qemu-system-x86_64", "-nodefaults", "-machine", "pc,accel=tcg,memory-backend=m0",
+        "-m", "64M", "-object", "memory-backend-file,id=m0,size=64M,mem-path=" + ram + ",share=" + (share ? "on" : "off"),
+        "-display", "none", "-S", "-qmp", "unix:" + dir.resolve("q.sock") + ",server=on,wait=off")
+        .redirectErrorStream(true).start();
+  }
+
   static Map<String, String> none() {
     return Map.of();
   }
