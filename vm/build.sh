@@ -36,7 +36,7 @@ export E2FSPROGS_FAKE_TIME=1700000000
 fs_uuid=4c1e5a7d-0e57-4a6b-9d1c-ea51757a0001
 
 build_id=$( (cd "$here" && find . -type f ! -name '*.pyc' | sort | xargs sha256sum
-            echo "$VM_RAM|$VM_APPEND|$disk_size|$VM_BALLOON|$VM_DISCARD|$download_mb") | sha256sum | cut -c1-16)
+            echo "$VM_RAM|$VM_APPEND|$disk_size|$VM_BALLOON|$VM_DISCARD|$VM_GUEST_AGENT|$download_mb") | sha256sum | cut -c1-16)
 outputs=(kernel/vmlinuz initramfs.cpio.gz expected-answer.txt base/disk.img base/memory.img base/vmstate base/vm.json
          app/disk.img app/memory.img app/vmstate app/vm.json)
 if [ -z "${VM_FORCE:-}" ] && [ "$(cat "$out/.built" 2>/dev/null)" = "$build_id" ]; then

@@ -18,6 +18,9 @@ VM_RAM=${VM_RAM:-256M}
 VM_SEMANTIC=${VM_SEMANTIC:-1}
 VM_REPORT_ORDER=${VM_REPORT_ORDER:-0}
 # VM_APPEND_EXTRA: added to the default kernel command line (e.g. init_on_free=1, for a measurement)
+# VM_GUEST_AGENT=1: a virtio-serial port org.qemu.guest_agent.0 on RUNDIR/qga.sock, for a guest that runs
+# qemu-ga (the busybox test VM does not; it trims by itself)
+VM_GUEST_AGENT=${VM_GUEST_AGENT:-0}
 # nokaslr: the kernel lands at the same physical address on every boot, so base and customised VM
 # share their kernel pages at the same offsets of memory.img. panic=1 + -no-reboot: a broken boot
 # ends QEMU instead of hanging until the marker times out.
@@ -79,6 +82,10 @@ vm_argv() {
     -serial "file:$run/serial.log" -qmp "unix:$run/qmp.sock,server=on,wait=off"
   )
   if [ "$VM_BALLOON" = 1 ]; then VM_ARGV+=(-device virtio-balloon-pci,free-page-reporting=on); fi
+  if [ "$VM_GUEST_AGENT" = 1 ]; then
+    VM_ARGV+=(-device virtio-serial-pci -chardev "socket,id=qga0,path=$run/qga.sock,server=on,wait=off"
+              -device virtserialport,chardev=qga0,name=org.qemu.guest_agent.0)
+  fi
   if [ "$incoming" = defer ]; then VM_ARGV+=(-incoming defer); fi
 }
 

@@ -23,6 +23,7 @@ initrd=${VM_INITRD:-$(resolve "$(field initrd)")}
 VM_RAM=$(field ram)
 VM_APPEND=$(field append)
 VM_BALLOON=$(python3 -c 'import json, sys; print(1 if json.load(open(sys.argv[1])).get("balloon") else 0)' "$vmdir/vm.json")
+VM_GUEST_AGENT=$(python3 -c 'import json, sys; print(1 if json.load(open(sys.argv[1])).get("guestAgent") else 0)' "$vmdir/vm.json")
 VM_DISCARD=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("disk", {}).get("discard", "unmap"))' "$vmdir/vm.json")
 share=${VM_RESUME_SHARE:-off}
 drive_opts=",snapshot=on"

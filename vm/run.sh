@@ -38,9 +38,9 @@ trap 'exit 130' INT TERM
 vm_wait_marker "$run" "$marker" "${VM_BOOT_TIMEOUT:-180}"
 boot_ms=$(( $(vm_now_ms) - start ))
 # what vm/save.sh writes next to the saved VM (see native-notes/VM.md, "vm.json")
-python3 - "$run/vm.json" "$out" "$kernel" "$initrd" "$VM_RAM" "$VM_APPEND" "$marker" "$VM_DISCARD" "$VM_BALLOON" <<'PY'
+python3 - "$run/vm.json" "$out" "$kernel" "$initrd" "$VM_RAM" "$VM_APPEND" "$marker" "$VM_DISCARD" "$VM_BALLOON" "$VM_GUEST_AGENT" <<'PY'
 import hashlib, json, os, subprocess, sys
-path, out, kernel, initrd, ram, append, marker, discard, balloon = sys.argv[1:]
+path, out, kernel, initrd, ram, append, marker, discard, balloon, agent = sys.argv[1:]
 units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 ram_bytes = int(ram[:-1]) * units[ram[-1]] if ram[-1] in units else int(ram)
 def rel(p):
@@ -66,7 +66,9 @@ doc = {
              "detectZeroes": "unmap" if discard == "unmap" else "off", "device": "virtio-blk-pci"},
     "net": {"id": "n0", "type": "user", "device": "virtio-net-pci", "romfile": "", "guestPort": 80},
     "devices": ["virtio-blk-pci,drive=d0", "virtio-net-pci,netdev=n0,romfile="]
-               + (["virtio-balloon-pci,free-page-reporting=on"] if balloon == "1" else []),
+               + (["virtio-balloon-pci,free-page-reporting=on"] if balloon == "1" else [])
+               + (["virtio-serial-pci", "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0"]
+                  if agent == "1" else []),
     "kernel": rel(kernel),
     "kernelSha256": sha256(kernel),
     "initrd": rel(initrd),
@@ -74,6 +76,7 @@ doc = {
     "append": append,
     # device state: a VM saved with the balloon resumes only with it
     **({"balloon": {"device": "virtio-balloon-pci", "freePageReporting": True}} if balloon == "1" else {}),
+    **({"guestAgent": {"device": "virtio-serial-pci", "port": "org.qemu.guest_agent.0"}} if agent == "1" else {}),
     "qemu": version,
     "marker": marker,
     # the app's HTTP endpoint (GET), none for the base VM

@@ -30,6 +30,12 @@ final class VmConfig {
    */
   boolean balloon;
   boolean freePageReporting;
+  /**
+   * The QEMU guest agent's port ({@code "guestAgent": {"port": "org.qemu.guest_agent.0"}}): a virtio-serial
+   * controller with that port, on a Unix socket {@code RUN/qga.sock} QEMU listens on. Device state, as the
+   * balloon.
+   */
+  String guestAgentPort;
   /** SHA-256 (hex) of the kernel and initrd the VM was booted with, when vm.json records them. */
   String kernelSha256;
   String initrdSha256;
@@ -68,6 +74,16 @@ final class VmConfig {
       c.freePageReporting = Boolean.TRUE.equals(b.get("freePageReporting"));
     } else if (m.containsKey("balloon") && m.get("balloon") != null) {
       throw new IllegalArgumentException("vm.json: balloon must be an object like {\"freePageReporting\": true}");
+    }
+    if (m.get("guestAgent") instanceof Map<?, ?> g) {
+      Object port = g.get("port");
+      c.guestAgentPort = port == null ? GuestAgent.PORT_NAME : String.valueOf(port);
+      if (!c.guestAgentPort.matches("[A-Za-z0-9._-]+")) {
+        throw new IllegalArgumentException("vm.json: guestAgent.port must be a name like \"" + GuestAgent.PORT_NAME + "\"");
+      }
+    } else if (m.get("guestAgent") != null) {
+      throw new IllegalArgumentException("vm.json: guestAgent must be an object like {\"port\": \""
+          + GuestAgent.PORT_NAME + "\"}");
     }
     if (m.get("net") instanceof Map<?, ?> n && n.get("guestPort") instanceof Double p) {
       c.guestPort = p.intValue();
@@ -166,6 +182,10 @@ final class VmConfig {
         "-serial", "file:" + run.resolve("serial.log"), "-qmp", "unix:" + run.resolve("qmp.sock") + ",server=on,wait=off"));
     if (balloon) { // after the NIC, as vm_argv puts it: PCI slots follow the command line's order
       argv.addAll(List.of("-device", "virtio-balloon-pci,free-page-reporting=" + (freePageReporting ? "on" : "off")));
+    }
+    if (guestAgentPort != null) { // after the balloon, as vm_argv puts it
+      argv.addAll(List.of("-device", "virtio-serial-pci", "-chardev", "socket,id=qga0,path=" + run.resolve("qga.sock")
+          + ",server=on,wait=off", "-device", "virtserialport,chardev=qga0,name=" + guestAgentPort));
     }
     argv.addAll(List.of("-incoming", "defer"));
     return argv;

@@ -81,6 +81,12 @@ final class VmDescription {
       b.put("freePageReporting", balloon);
       d.put("balloon", b);
     }
+    if (VmDevices.guestAgent(qmp, step) != null) {
+      Map<String, Object> g = new LinkedHashMap<>();
+      g.put("device", "virtio-serial-pci");
+      g.put("port", GuestAgent.PORT_NAME);
+      d.put("guestAgent", g);
+    }
     if (qmp.execute("query-version", null, step) instanceof Map<?, ?> v && v.get("qemu") instanceof Map<?, ?> q) {
       d.put("qemu", "QEMU " + number(q.get("major")) + "." + number(q.get("minor")) + "." + number(q.get("micro")));
     }

@@ -237,17 +237,7 @@ class LaunchIT {
   @Test
   void captureSavesARunningVmSoThatItResumes() throws Exception {
     Path dir = Files.createDirectories(tmp.resolve("vm"));
-    Files.copy(vm.resolve("base/disk.img"), dir.resolve("disk.img"));
-    Path root = Path.of("..").toAbsolutePath().normalize();
-    ProcessBuilder boot = new ProcessBuilder(root.resolve("vm/run.sh").toString(), "--fresh", dir.toString())
-        .redirectErrorStream(true);
-    boot.environment().put("VM_KERNEL", vm.resolve("kernel/vmlinuz").toString());
-    boot.environment().put("VM_INITRD", vm.resolve("initramfs.cpio.gz").toString());
-    Process b = boot.start();
-    String env = new String(b.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(b.waitFor(200, TimeUnit.SECONDS) && b.exitValue() == 0, env);
-    String runDir = env.lines().filter(l -> l.startsWith("RUN_DIR=")).findFirst().orElseThrow().substring(8)
-        .replace("'", "");
+    String runDir = bootBase(dir, java.util.Map.of());
     Path out = tmp.resolve("captured");
     Run c = CliTest.run("capture", "--qmp", Path.of(runDir, "qmp.sock").toString(), "--out", out.toString());
     assertEquals(0, c.code(), c.err());
@@ -276,9 +266,46 @@ class LaunchIT {
     assertEquals("unmap", disk.get("detectZeroes"), config);
     assertTrue(config.contains("\"share\": true") && config.contains("memory.img"), config);
     assertFalse(c.out().contains("vm.json: "), c.out()); // nothing had to be assumed
+    resumeCaptured(out, dir); // the captured vm.json: resume needs nothing else
+  }
+
+  /**
+   * The guest agent's port, found over QMP: this guest runs no qemu-ga, so nobody answers and one line says
+   * so; vm.json records the port (device state) and the VM resumes with it.
+   */
+  @Test
+  void captureFindsTheGuestAgentsPortOverQmpAndTheVmResumesWithIt() throws Exception {
+    Path dir = Files.createDirectories(tmp.resolve("vm"));
+    String runDir = bootBase(dir, java.util.Map.of("VM_GUEST_AGENT", "1"));
+    Path out = tmp.resolve("captured");
+    Run c = CliTest.run("capture", "--qmp", Path.of(runDir, "qmp.sock").toString(), "--out", out.toString(),
+        "--settle-timeout", "0s");
+    assertEquals(0, c.code(), c.err());
+    assertTrue(c.out().contains("trim: not trimmed: no answer from the guest agent on "
+        + Path.of(runDir, "qga.sock")), c.out());
+    assertTrue(Files.readString(out.resolve("vm.json")).contains("\"port\": \"org.qemu.guest_agent.0\""));
+    resumeCaptured(out, dir);
+  }
+
+  /** Boots a copy of the base VM in {@code dir} with vm/run.sh ({@code env} added); its run directory. */
+  private String bootBase(Path dir, java.util.Map<String, String> env) throws Exception {
+    Files.copy(vm.resolve("base/disk.img"), dir.resolve("disk.img"));
+    ProcessBuilder boot = new ProcessBuilder(TestVm.ROOT.resolve("vm/run.sh").toString(), "--fresh", dir.toString())
+        .redirectErrorStream(true);
+    boot.environment().put("VM_KERNEL", vm.resolve("kernel/vmlinuz").toString());
+    boot.environment().put("VM_INITRD", vm.resolve("initramfs.cpio.gz").toString());
+    boot.environment().putAll(env);
+    Process b = boot.start();
+    String out = new String(b.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(b.waitFor(200, TimeUnit.SECONDS) && b.exitValue() == 0, out);
+    return out.lines().filter(l -> l.startsWith("RUN_DIR=")).findFirst().orElseThrow().substring(8).replace("'", "");
+  }
+
+  /** Moves capture's vmstate and vm.json from {@code out} next to {@code dir}'s images; vm/resume-check.sh. */
+  private void resumeCaptured(Path out, Path dir) throws Exception {
     Files.move(out.resolve("vmstate"), dir.resolve("vmstate"));
-    Files.move(out.resolve("vm.json"), dir.resolve("vm.json")); // the captured one: resume needs nothing else
-    ProcessBuilder check = new ProcessBuilder(root.resolve("vm/resume-check.sh").toString(), dir.toString())
+    Files.move(out.resolve("vm.json"), dir.resolve("vm.json"));
+    ProcessBuilder check = new ProcessBuilder(TestVm.ROOT.resolve("vm/resume-check.sh").toString(), dir.toString())
         .redirectErrorStream(true);
     check.environment().put("VM_KERNEL", vm.resolve("kernel/vmlinuz").toString());
     check.environment().put("VM_INITRD", vm.resolve("initramfs.cpio.gz").toString());

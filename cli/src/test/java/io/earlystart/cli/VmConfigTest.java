@@ -51,6 +51,23 @@ class VmConfigTest {
     assertTrue(e.getMessage().contains("balloon"), e.getMessage());
   }
 
+  /** The guest agent's port is device state too: after the balloon, on a socket in the run directory. */
+  @Test
+  void theGuestAgentsPortIsThereOnlyWhenVmJsonHasIt() {
+    List<String> with = argv("{\"balloon\": {\"freePageReporting\": true}, \"guestAgent\": {\"port\": "
+        + "\"org.qemu.guest_agent.0\"}}");
+    int serial = with.indexOf("virtio-serial-pci");
+    assertTrue(serial > with.indexOf("virtio-balloon-pci,free-page-reporting=on"), with.toString());
+    assertEquals("socket,id=qga0,path=/run/qga.sock,server=on,wait=off", with.get(serial + 2), with.toString());
+    assertEquals("virtserialport,chardev=qga0,name=org.qemu.guest_agent.0", with.get(serial + 4), with.toString());
+    assertTrue(serial + 4 < with.indexOf("-incoming"), with.toString());
+    assertTrue(argv("{\"guestAgent\": {}}").contains("virtserialport,chardev=qga0,name=org.qemu.guest_agent.0"));
+    assertTrue(argv("{}").stream().noneMatch(a -> a.contains("serial-pci") || a.contains("qga")));
+    assertThrows(IllegalArgumentException.class, () -> VmConfig.parse("{\"guestAgent\": \"yes\"}"));
+    assertThrows(IllegalArgumentException.class,
+        () -> VmConfig.parse("{\"guestAgent\": {\"port\": \"x,chardev=evil\"}}"));
+  }
+
   @Test
   void aValueThatWouldSmuggleOptionsIsRefused() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
