@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# vm/debian/build.sh OUTDIR: builds the BASE VM of issue 12 (a Debian 12 system with systemd) and
+# saves it with `earlystart capture`. See vm/debian/README.md.
+#
+#   OUTDIR/cache/rootfs-KEY.tar    mmdebstrap's root file system; KEY hashes the package list and the
+#                                  mirrors, so a rebuild with the same list is offline
+#   OUTDIR/kernel/vmlinuz, OUTDIR/kernel/initrd.img   the distribution's kernel and initramfs-tools
+#                                  initrd, taken from the tree's /boot (direct kernel boot)
+#   OUTDIR/base/                   disk.img (8 GiB sparse ext4), memory.img (1 GiB), vmstate, vm.json
+#   OUTDIR/logs/base-boot.log      the serial console of the boot
+#
+# Stages (DEBVM_STAGE=rootfs|disk|boot|capture stops after that stage; default: all).
+# Needs root (the tree keeps its owners for mke2fs -d; mmdebstrap runs maintainer scripts in a chroot),
+# mmdebstrap, e2fsprogs, qemu-system-x86, python3, and a built jar (mvn -o -B -q package -DskipTests).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib.sh"
+[ $# -eq 1 ] || vm_die "usage: vm/debian/build.sh OUTDIR"
+[ "$(id -u)" -eq 0 ] || vm_die "vm/debian/build.sh needs root (mmdebstrap chroot, file owners in the tree)"
+mkdir -p "$1"
+out=$(cd "$1" && pwd)
+cache=$out/cache
+mkdir -p "$cache" "$out/logs" "$out/kernel"
+stage=${DEBVM_STAGE:-capture}
+export LC_ALL=C
+unset MKE2FS_CONFIG
+
+suite=bookworm
+variant=minbase
+# systemd as init, udev, the Debian kernel (its initramfs-tools initrd), the guest agent (guest-fstrim),
+# e2fsprogs (fsck of the root), iproute2 (ip, for the network under systemd-networkd), dbus (logind,
+# hostnamectl: what a real system has)
+packages=(systemd-sysv udev linux-image-amd64 initramfs-tools qemu-guest-agent e2fsprogs iproute2 dbus)
+
+# The mirrors apt on this machine uses (deb822 .sources or one-line lists), as one-line entries.
+mirrors() {
+  local f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] && sed -n 's/^[[:space:]]*\(deb [^#]*debian[^#]*\)/\1/p' "$f"
+  done
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk '
+      /^Types:/ { t = $2 } /^URIs:/ { u = $2 } /^Suites:/ { s = ""; for (i = 2; i <= NF; i++) s = s " " $i }
+      /^Components:/ { c = ""; for (i = 2; i <= NF; i++) c = c " " $i }
+      /^$/ { flush() } END { flush() }
+      function flush(  n, a, i) { if (t == "deb" && u != "") { n = split(s, a, " "); for (i = 1; i <= n; i++) print "deb " u " " a[i] c }; t = u = s = c = "" }
+    ' "$f"
+  done
+}
+mapfile -t mirror_lines < <(mirrors | grep " $suite" | sort -u)
+[ ${#mirror_lines[@]} -gt 0 ] || vm_die "no $suite mirror in /etc/apt/sources.list*"
+
+# --- 1. root file system (mmdebstrap, cached) -------------------------------------------------------
+key=$(printf '%s\n' "$suite" "$variant" "${packages[@]}" "${mirror_lines[@]}" | sha256sum | cut -c1-16)
+tarball=$cache/rootfs-$key.tar
+if [ ! -s "$tarball" ]; then
+  echo "vm: mmdebstrap $suite ($variant + ${packages[*]})" >&2
+  t0=$(vm_now_ms)
+  include=$(IFS=,; echo "${packages[*]}")
+  # --format=tar: mmdebstrap guesses the format from the name's suffix, and *.tar.tmp is a directory
+  mmdebstrap --variant="$variant" --format=tar --include="$include" \
+    --customize-hook='chroot "$1" apt-get clean' \
+    "$suite" "$tarball.tmp" "${mirror_lines[@]}" >"$out/logs/mmdebstrap.log" 2>&1 \
+    || { tail -n 30 "$out/logs/mmdebstrap.log" >&2; vm_die "mmdebstrap failed (log: $out/logs/mmdebstrap.log)"; }
+  mv "$tarball.tmp" "$tarball"
+  echo "vm: mmdebstrap took $(( ($(vm_now_ms) - t0) / 1000 )) s, $(( $(stat -c %s "$tarball") >> 20 )) MiB" >&2
+fi
+[ "$stage" != rootfs ] || exit 0
+
+# --- 2. the tree, the kernel and initrd, the disk -------------------------------------------------
+work=$out/.work
+tree=$work/tree
+base=$out/base
+disk_size=${DEBVM_DISK_SIZE:-8G}
+t0=$(vm_now_ms)
+rm -rf "$work"
+mkdir -p "$tree" "$base"
+tar -xf "$tarball" -C "$tree" --numeric-owner
+# our configuration (vm/debian/rootfs): fstab with discard, the sysctl and the page-reporting order
+# for free-page reporting, systemd-networkd for the NIC, the ready marker
+cp -a --no-preserve=ownership "$here/rootfs/." "$tree/"
+chroot "$tree" systemctl enable -q systemd-networkd.service earlystart-ready.service
+# no root password: a login on the serial console for debugging (a local test VM)
+chroot "$tree" passwd -qd root
+k=$(ls "$tree"/boot/vmlinuz-* | head -n1)
+i=$(ls "$tree"/boot/initrd.img-* | head -n1)
+[ -f "$k" ] && [ -f "$i" ] || vm_die "no /boot/vmlinuz-* or /boot/initrd.img-* in the tree"
+cp "$k" "$out/kernel/vmlinuz"
+cp "$i" "$out/kernel/initrd.img"
+echo "${k##*/vmlinuz-}" >"$out/kernel/version"
+rm -f "$base/disk.img" "$base/memory.img" "$base/vmstate" "$base/vm.json"
+# as root, mke2fs -d keeps the tree's owners; 8 GiB apparent, only the tree allocated
+mke2fs -q -t ext4 -L root -d "$tree" "$base/disk.img" "$disk_size"
+echo "vm: tree + kernel + disk in $(( ($(vm_now_ms) - t0) / 1000 )) s; disk.img $(du -h --apparent-size "$base/disk.img" | cut -f1) apparent, $(du -h "$base/disk.img" | cut -f1) allocated" >&2
+[ -n "${VM_KEEP_WORK:-}" ] || rm -rf "$work"
+[ "$stage" != disk ] || exit 0
+
+# --- 3. boot to multi-user (TCG), the guest agent answers -------------------------------------------
+VM_RAM=${DEBVM_RAM:-1G}
+smp=${DEBVM_SMP:-2}
+VM_APPEND="root=/dev/vda rw console=ttyS0 nokaslr panic=1 quiet"
+VM_BALLOON=1
+VM_DISCARD=unmap
+kernel=$out/kernel/vmlinuz
+initrd=$out/kernel/initrd.img
+run=$(vm_run_dir "${VM_RUN_DIR:-}")
+trap 'vm_kill "$run"' EXIT
+trap 'exit 130' INT TERM
+port=$(vm_free_port)
+vm_argv "$kernel" "$initrd" "$base/memory.img" on "$base/disk.img" "" "$port" "$run"
+# vm_argv's -smp 1 -> $smp; plus the guest agent's channel, after the balloon (PCI slots follow the
+# command line's order: a resume must add the same devices in the same order)
+for n in "${!VM_ARGV[@]}"; do [ "${VM_ARGV[$n]}" != -smp ] || VM_ARGV[$((n + 1))]=$smp; done
+qga_args=(-chardev "socket,id=qga0,path=$run/qga.sock,server=on,wait=off"
+          -device virtio-serial-pci -device virtserialport,chardev=qga0,name=org.qemu.guest_agent.0)
+VM_ARGV+=("${qga_args[@]}")
+t0=$(vm_now_ms)
+vm_start "$run"
+vm_wait_marker "$run" EARLYSTART-BASE-READY "${DEBVM_BOOT_TIMEOUT:-300}"
+boot_ms=$(( $(vm_now_ms) - t0 ))
+cp "$run/serial.log" "$out/logs/base-boot.log"
+echo "vm: booted to multi-user in $boot_ms ms (-smp $smp): $(grep -a EARLYSTART-BASE-READY "$run/serial.log" | tr -d '\r')" >&2
+qga() { python3 "$here/qga.py" "$run/qga.sock" "$@"; }
+qga ping >&2 || vm_die "the guest agent does not answer"
+[ "$stage" != boot ] || { vm_kill "$run"; exit 0; }
