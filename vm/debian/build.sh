@@ -29,8 +29,8 @@ suite=bookworm
 variant=minbase
 # systemd as init, udev, the Debian kernel (its initramfs-tools initrd), the guest agent (guest-fstrim),
 # e2fsprogs (fsck of the root), iproute2 (ip, for the network under systemd-networkd), dbus (logind,
-# hostnamectl: what a real system has)
-packages=(systemd-sysv udev linux-image-amd64 initramfs-tools qemu-guest-agent e2fsprogs iproute2 dbus)
+# hostnamectl), procps (sysctl, free, ps: minbase has none of them): what a real system has
+packages=(systemd-sysv udev linux-image-amd64 initramfs-tools qemu-guest-agent e2fsprogs iproute2 dbus procps)
 
 # The mirrors apt on this machine uses (deb822 .sources or one-line lists), as one-line entries.
 mirrors() {
@@ -123,4 +123,81 @@ cp "$run/serial.log" "$out/logs/base-boot.log"
 echo "vm: booted to multi-user in $boot_ms ms (-smp $smp): $(grep -a EARLYSTART-BASE-READY "$run/serial.log" | tr -d '\r')" >&2
 qga() { python3 "$here/qga.py" "$run/qga.sock" "$@"; }
 qga ping >&2 || vm_die "the guest agent does not answer"
+# what the semantic gap needs, as the guest sees it (guest-exec through the agent)
+qga exec 'echo "root: $(findmnt -no OPTIONS /)"; echo "vm.percpu_pagelist_high_fraction=$(cat /proc/sys/vm/percpu_pagelist_high_fraction)";
+  echo "page_reporting_order=$(cat /sys/module/page_reporting/parameters/page_reporting_order)";
+  echo "modules: $(lsmod | grep -Eo "^virtio_(balloon|console|net|blk)" | sort | tr "\n" " ")";
+  echo "net: $(ip -4 -o addr show scope global | tr -s " " | cut -d" " -f2,4)"; echo "systemd: $(systemctl is-system-running)";
+  echo "memory (KiB): $(grep -E "^(MemTotal|MemFree|Cached|Buffers|AnonPages|Slab):" /proc/meminfo | tr -s " " | tr "\n" " ")"' \
+  | sed 's/^/vm: guest: /' | tee "$out/logs/base-guest.txt" >&2
 [ "$stage" != boot ] || { vm_kill "$run"; exit 0; }
+
+# --- 4. capture (earlystart capture: trim through the agent, wait for free-page reporting) ----------
+repo=$(cd "$here/../.." && pwd)
+python3 - "$run/vm.json" "$out" "$kernel" "$initrd" "$VM_RAM" "$VM_APPEND" "$smp" <<'PY'
+import hashlib, json, os, subprocess, sys
+path, out, kernel, initrd, ram, append, smp = sys.argv[1:]
+units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+def sha256(p):
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""):
+            h.update(b)
+    return h.hexdigest()
+doc = {
+    "format": 1, "ram": ram, "ramBytes": int(ram[:-1]) * units[ram[-1]], "machine": "pc", "accel": "tcg",
+    "smp": int(smp),
+    "memoryBackend": {"id": "pc.ram", "type": "memory-backend-file", "file": "memory.img", "share": True},
+    "disk": {"file": "disk.img", "format": "raw", "id": "d0", "cache": "writeback", "discard": "unmap",
+             "detectZeroes": "unmap", "device": "virtio-blk-pci"},
+    "net": {"id": "n0", "type": "user", "device": "virtio-net-pci", "romfile": "", "guestPort": 80},
+    "devices": ["virtio-blk-pci,drive=d0", "virtio-net-pci,netdev=n0,romfile=",
+                "virtio-balloon-pci,free-page-reporting=on", "virtio-serial-pci",
+                "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0"],
+    "balloon": {"device": "virtio-balloon-pci", "freePageReporting": True},
+    # not read by launch/resume (VmConfig) yet: a resume passes these devices after -- itself
+    "guestAgent": {"device": "virtio-serial-pci", "port": "org.qemu.guest_agent.0", "chardev": "qga0"},
+    "kernel": os.path.relpath(kernel, out), "kernelSha256": sha256(kernel),
+    "initrd": os.path.relpath(initrd, out), "initrdSha256": sha256(initrd),
+    "append": append,
+    "qemu": subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True).stdout.split("\n")[0],
+    "marker": "EARLYSTART-BASE-READY", "endpoint": None,
+}
+with open(path, "w") as f:
+    json.dump(doc, f, indent=2)
+    f.write("\n")
+PY
+echo "vm: before capture: memory.img $(du -m "$base/memory.img" | cut -f1) MiB allocated, disk.img $(du -m "$base/disk.img" | cut -f1) MiB" >&2
+t0=$(vm_now_ms)
+"$repo/bin/earlystart" capture --qmp "$run/qmp.sock" --out "$base" --vm-config "$run/vm.json" | tee "$out/logs/base-capture.txt" >&2
+vm_wait_exit "$run" 30
+echo "vm: capture took $(( $(vm_now_ms) - t0 )) ms; memory.img $(du -m "$base/memory.img" | cut -f1) MiB allocated, disk.img $(du -m "$base/disk.img" | cut -f1) MiB, vmstate $(stat -c %s "$base/vmstate") B" >&2
+[ "$stage" != capture-only ] || exit 0
+
+# --- 5. resume check: earlystart resume on a copy of memory.img, the guest agent answers ------------
+# (resume maps memory.img share=off, but QEMU 7.2 still punches what the balloon reports: a copy)
+check=$out/.resume-check
+rm -rf "$check"
+mkdir -p "$check/vm"
+cp --sparse=always "$base/memory.img" "$check/vm/memory.img"
+ln "$base/disk.img" "$base/vmstate" "$base/vm.json" "$check/vm/"
+rrun=$(vm_run_dir "${VM_RESUME_RUN_DIR:-}")
+# launch/resume do not add the guest agent's channel (VmConfig): the same devices, after the balloon
+extra=(-snapshot -chardev "socket,id=qga0,path=$rrun/qga.sock,server=on,wait=off"
+       -device virtio-serial-pci -device virtserialport,chardev=qga0,name=org.qemu.guest_agent.0)
+"$repo/bin/earlystart" resume "$check/vm" --kernel "$kernel" --initrd "$initrd" --run-dir "$rrun" -- "${extra[@]}" \
+  >"$out/logs/base-resume.txt" 2>&1 &
+rpid=$!
+trap 'kill $rpid 2>/dev/null || true; vm_kill "$run"' EXIT
+vm_wait_resumed "$out/logs/base-resume.txt" "$rpid" || vm_die "resume failed"
+grep '^resumed ' "$out/logs/base-resume.txt" >&2
+qga() { python3 "$here/qga.py" "$rrun/qga.sock" "$@"; }
+qga ping >&2 || vm_die "the resumed guest's agent does not answer"
+sleep 5
+status=$(python3 "$here/../qmp.py" "$rrun/qmp.sock" cmd query-status 2>/dev/null) || vm_die "QEMU died after resume"
+case $status in *'"running"'*) ;; *) vm_die "not running 5 s after resume: $status" ;; esac
+qga exec 'echo "resumed guest: uptime $(cut -d" " -f1 /proc/uptime) s, $(systemctl is-system-running)"' >&2
+kill "$rpid"
+wait "$rpid" || true
+rm -rf "$check"
+echo "vm: resume check OK (running 5 s after resume, guest agent answers)" >&2
