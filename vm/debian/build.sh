@@ -10,6 +10,8 @@
 #   OUTDIR/logs/base-boot.log      the serial console of the boot
 #
 # DEBVM_STAGE=rootfs|disk|boot|capture stops after that stage (default: all, i.e. also the resume check).
+# A complete build is not repeated while vm/debian, vm/lib.sh, the package list and the settings are the
+# same (OUTDIR/.built); VM_FORCE=1 rebuilds.
 # DEBVM_CACHE: where the rootfs tarball is cached (default OUTDIR/cache); DEBVM_SMP (1), DEBVM_RAM (1G),
 # DEBVM_DISK_SIZE (8G), DEBVM_BOOT_TIMEOUT (s, 300), VM_RUN_DIR, VM_RESUME_RUN_DIR, VM_KEEP_WORK.
 # Needs root (the tree keeps its owners for mke2fs -d; mmdebstrap runs maintainer scripts in a chroot),
@@ -70,6 +72,18 @@ if [ ! -s "$tarball" ]; then
 fi
 [ "$stage" != rootfs ] || exit 0
 
+# up to date: OUTDIR/base was captured and checked from the same tarball, vm/ files and settings
+build_id=$( (cd "$here/.." && find debian lib.sh qmp.py -type f ! -name '*.pyc' ! -name README.md | sort | xargs sha256sum
+            echo "$key|${DEBVM_RAM:-1G}|${DEBVM_SMP:-1}|${DEBVM_DISK_SIZE:-8G}") | sha256sum | cut -c1-16)
+if [ "$stage" = all ] && [ -z "${VM_FORCE:-}" ] && [ "$(cat "$out/.built" 2>/dev/null)" = "$build_id" ]; then
+  missing=0
+  for f in kernel/vmlinuz kernel/initrd.img base/disk.img base/memory.img base/vmstate base/vm.json; do
+    [ -s "$out/$f" ] || missing=1
+  done
+  if [ $missing -eq 0 ]; then echo "vm: $out is up to date (VM_FORCE=1 rebuilds)" >&2; exit 0; fi
+fi
+rm -f "$out/.built"
+
 # --- 2. the tree, the kernel and initrd, the disk -------------------------------------------------
 work=$out/.work
 tree=$work/tree
@@ -108,7 +122,14 @@ VM_DISCARD=unmap
 kernel=$out/kernel/vmlinuz
 initrd=$out/kernel/initrd.img
 run=$(vm_run_dir "${VM_RUN_DIR:-}")
-trap 'vm_kill "$run"' EXIT
+rrun=
+# the run directories are kept only when given (VM_RUN_DIR, VM_RESUME_RUN_DIR)
+cleanup() {
+  vm_kill "$run"
+  [ -n "${VM_RUN_DIR:-}" ] || rm -rf "$run"
+  [ -z "$rrun" ] || [ -n "${VM_RESUME_RUN_DIR:-}" ] || rm -rf "$rrun"
+}
+trap cleanup EXIT
 trap 'exit 130' INT TERM
 port=$(vm_free_port)
 vm_argv "$kernel" "$initrd" "$base/memory.img" on "$base/disk.img" "" "$port" "$run"
@@ -191,7 +212,7 @@ extra=(-snapshot -chardev "socket,id=qga0,path=$rrun/qga.sock,server=on,wait=off
 "$repo/bin/earlystart" resume "$check/vm" --kernel "$kernel" --initrd "$initrd" --run-dir "$rrun" -- "${extra[@]}" \
   >"$out/logs/base-resume.txt" 2>&1 &
 rpid=$!
-trap 'kill $rpid 2>/dev/null || true; vm_kill "$run"' EXIT
+trap 'kill $rpid 2>/dev/null || true; cleanup' EXIT
 vm_wait_resumed "$out/logs/base-resume.txt" "$rpid" || vm_die "resume failed"
 grep '^resumed ' "$out/logs/base-resume.txt" >&2
 qga() { python3 "$here/qga.py" "$rrun/qga.sock" "$@"; }
@@ -204,3 +225,4 @@ kill "$rpid"
 wait "$rpid" || true
 rm -rf "$check"
 echo "vm: resume check OK (running 5 s after resume, guest agent answers)" >&2
+echo "$build_id" >"$out/.built"
