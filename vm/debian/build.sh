@@ -179,7 +179,7 @@ doc = {
                 "virtio-balloon-pci,free-page-reporting=on", "virtio-serial-pci",
                 "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0"],
     "balloon": {"device": "virtio-balloon-pci", "freePageReporting": True},
-    # not read by launch/resume (VmConfig) yet: a resume passes these devices after -- itself
+    # device state: launch/resume (VmConfig) add the port exactly when this key is there
     "guestAgent": {"device": "virtio-serial-pci", "port": "org.qemu.guest_agent.0", "chardev": "qga0"},
     "kernel": os.path.relpath(kernel, out), "kernelSha256": sha256(kernel),
     "initrd": os.path.relpath(initrd, out), "initrdSha256": sha256(initrd),
@@ -206,10 +206,8 @@ mkdir -p "$check/vm"
 cp --sparse=always "$base/memory.img" "$check/vm/memory.img"
 ln "$base/disk.img" "$base/vmstate" "$base/vm.json" "$check/vm/"
 rrun=$(vm_run_dir "${VM_RESUME_RUN_DIR:-}")
-# launch/resume do not add the guest agent's channel (VmConfig): the same devices, after the balloon
-extra=(-snapshot -chardev "socket,id=qga0,path=$rrun/qga.sock,server=on,wait=off"
-       -device virtio-serial-pci -device virtserialport,chardev=qga0,name=org.qemu.guest_agent.0)
-"$repo/bin/earlystart" resume "$check/vm" --kernel "$kernel" --initrd "$initrd" --run-dir "$rrun" -- "${extra[@]}" \
+# resume adds the guest agent's port from vm.json's "guestAgent" (on $rrun/qga.sock), after the balloon
+"$repo/bin/earlystart" resume "$check/vm" --kernel "$kernel" --initrd "$initrd" --run-dir "$rrun" -- -snapshot \
   >"$out/logs/base-resume.txt" 2>&1 &
 rpid=$!
 trap 'kill $rpid 2>/dev/null || true; cleanup' EXIT
