@@ -12,6 +12,7 @@
 #    land in app/memory.img), through the guest agent: apt-get update + install earlystart-app, the app
 #    answers through the host port, the download-and-delete of DEBVM_FETCH_MIB (100) MiB, apt's lists and
 #    archives removed, sync; `earlystart capture` (vm.json from QMP).
+# Then `earlystart create` of OUTDIR/app.overlay (app against base, with vmstate and vm.json).
 # 3. Check: `earlystart resume` of a copy of OUTDIR/app (-snapshot) answers the line model.py expects.
 # DEBVM_APP_PACKAGES (default "python3-numpy"), DEBVM_FETCH_MIB (100), VM_RUN_DIR, VM_RESUME_RUN_DIR.
 set -euo pipefail
@@ -141,6 +142,13 @@ print("vm: app/vm.json: guestPort %s, append %r, balloon %s, guestAgent %s; miss
       % (d.get("net", {}).get("guestPort"), d.get("append"), d.get("balloon"), d.get("guestAgent"), missing or "none"))
 PY
 kill "$http_pid" 2>/dev/null || true
+
+# --- overlay of the app against the base (what earlystart ships) -------------------------------------
+t0=$(vm_now_ms)
+"$es" create --base-disk "$base/disk.img" --base-memory "$base/memory.img" --disk "$app/disk.img" \
+  --memory "$app/memory.img" --vmstate "$app/vmstate" --vm-config "$app/vm.json" -o "$out/app.overlay" \
+  2>&1 | tee "$out/logs/app-create.txt" >&2
+echo "vm: create took $(ms $t0) ms: $out/app.overlay $(stat -c %s "$out/app.overlay") B" >&2
 
 # --- 3. check: resume a copy of the app VM, the app answers the expected line -------------------------
 check=$out/.app-check
