@@ -18,7 +18,8 @@ import picocli.CommandLine.Spec;
  * {@code earlystart resume DIR}: the classic end of VM synthesis, and the local floor of the
  * first-response benchmark: stock QEMU resumed from the plain files in DIR (disk.img, memory.img,
  * vmstate, vm.json, as {@code synthesize} writes them or {@code capture} saved them), the same way
- * {@code launch} resumes from its mount. RAM is a private mapping of memory.img (never written back).
+ * {@code launch} resumes from its mount. RAM is a private mapping of memory.img (never written back), unless
+ * {@code --share}: then the guest writes to memory.img, and the VM can be captured again.
  */
 @Command(name = "resume", mixinStandardHelpOptions = true,
     description = {"Resume the VM saved in DIR (disk.img, memory.img, vmstate, vm.json: what synthesize writes) in "
@@ -41,6 +42,10 @@ final class ResumeCommand implements Callable<Integer> {
       description = "Where QEMU's QMP socket and logs go (default: a new directory under the system's temp dir).")
   Path runDir;
 
+  @Option(names = "--share", description = "RAM share=on: guest writes go back to DIR/memory.img, so that the "
+      + "resumed VM can be captured again (e.g. a base customised in place). Default share=off: a private mapping.")
+  boolean share;
+
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
@@ -56,7 +61,7 @@ final class ResumeCommand implements Callable<Integer> {
     Path run = (runDir != null ? Files.createDirectories(runDir) : Files.createTempDirectory("earlystart-resume"))
         .toAbsolutePath().normalize();
     int hostPort = qemu.hostPort();
-    List<String> argv = vm.argv(qemu.qemu, qemu.kernel, qemu.initrd, images, false, hostPort, run);
+    List<String> argv = vm.argv(qemu.qemu, qemu.kernel, qemu.initrd, images, share, hostPort, run);
     argv.addAll(qemuArgs);
     CountDownLatch finished = new CountDownLatch(1);
     long t0 = System.nanoTime();
