@@ -48,17 +48,29 @@ class MountIT {
     CliTest.create(images, overlay, "--segment-size", "64KiB");
   }
 
+  /** The background mount processes this test started: @AfterEach waits for them after the unmount. */
+  private final java.util.List<Long> mountPids = new java.util.ArrayList<>();
+
   @AfterEach
   void unmount() throws Exception {
     if (mnt != null && MountTable.isMounted(mnt)) {
       new ProcessBuilder("fusermount", "-u", mnt.toString()).inheritIO().start().waitFor(10, TimeUnit.SECONDS);
     }
+    // a mount process checkpoints its cache after the unmount: the temporary directory goes only after that
+    for (long pid : mountPids) {
+      ProcessHandle.of(pid).ifPresent(h -> h.onExit().orTimeout(20, TimeUnit.SECONDS).handle((v, t) -> v).join());
+    }
   }
 
   private Run mount(String source, Path baseDisk, Path cache) throws Exception {
     mnt = Files.createDirectories(tmp.resolve("mnt"));
-    return CliTest.run("mount", "--base-disk", baseDisk.toString(), "--base-memory", images.baseMemory().toString(),
+    Run r = CliTest.run("mount", "--base-disk", baseDisk.toString(), "--base-memory", images.baseMemory().toString(),
         "--source", source, "--cache-dir", cache.toString(), mnt.toString());
+    java.util.regex.Matcher pid = java.util.regex.Pattern.compile("\\(pid (\\d+)").matcher(r.out());
+    if (pid.find()) {
+      mountPids.add(Long.parseLong(pid.group(1)));
+    }
+    return r;
   }
 
   @Test
