@@ -158,42 +158,11 @@ qga exec 'echo "root: $(findmnt -no OPTIONS /)"; echo "vm.percpu_pagelist_high_f
 
 # --- 4. capture (earlystart capture: trim through the agent, wait for free-page reporting) ----------
 repo=$(cd "$here/../.." && pwd)
-python3 - "$run/vm.json" "$out" "$kernel" "$initrd" "$VM_RAM" "$VM_APPEND" "$smp" <<'PY'
-import hashlib, json, os, subprocess, sys
-path, out, kernel, initrd, ram, append, smp = sys.argv[1:]
-units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-def sha256(p):
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
-doc = {
-    "format": 1, "ram": ram, "ramBytes": int(ram[:-1]) * units[ram[-1]], "machine": "pc", "accel": "tcg",
-    "smp": int(smp),
-    "memoryBackend": {"id": "pc.ram", "type": "memory-backend-file", "file": "memory.img", "share": True},
-    "disk": {"file": "disk.img", "format": "raw", "id": "d0", "cache": "writeback", "discard": "unmap",
-             "detectZeroes": "unmap", "device": "virtio-blk-pci"},
-    "net": {"id": "n0", "type": "user", "device": "virtio-net-pci", "romfile": "", "guestPort": 80},
-    "devices": ["virtio-blk-pci,drive=d0", "virtio-net-pci,netdev=n0,romfile=",
-                "virtio-balloon-pci,free-page-reporting=on", "virtio-serial-pci",
-                "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0"],
-    "balloon": {"device": "virtio-balloon-pci", "freePageReporting": True},
-    # device state: launch/resume (VmConfig) add the port exactly when this key is there
-    "guestAgent": {"device": "virtio-serial-pci", "port": "org.qemu.guest_agent.0", "chardev": "qga0"},
-    "kernel": os.path.relpath(kernel, out), "kernelSha256": sha256(kernel),
-    "initrd": os.path.relpath(initrd, out), "initrdSha256": sha256(initrd),
-    "append": append,
-    "qemu": subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True).stdout.split("\n")[0],
-    "marker": "EARLYSTART-BASE-READY", "endpoint": None,
-}
-with open(path, "w") as f:
-    json.dump(doc, f, indent=2)
-    f.write("\n")
-PY
 echo "vm: before capture: memory.img $(du -m "$base/memory.img" | cut -f1) MiB allocated, disk.img $(du -m "$base/disk.img" | cut -f1) MiB" >&2
 t0=$(vm_now_ms)
-"$repo/bin/earlystart" capture --qmp "$run/qmp.sock" --out "$base" --vm-config "$run/vm.json" | tee "$out/logs/base-capture.txt" >&2
+# vm.json from QMP: machine, RAM, CPUs, drive, balloon, the agent's port, kernel/initrd (+ SHA-256) and
+# command line, guest port
+"$repo/bin/earlystart" capture --qmp "$run/qmp.sock" --out "$base" | tee "$out/logs/base-capture.txt" >&2
 vm_wait_exit "$run" 30
 echo "vm: capture took $(( $(vm_now_ms) - t0 )) ms; memory.img $(du -m "$base/memory.img" | cut -f1) MiB allocated, disk.img $(du -m "$base/disk.img" | cut -f1) MiB, vmstate $(stat -c %s "$base/vmstate") B" >&2
 [ "$stage" != capture ] || exit 0
