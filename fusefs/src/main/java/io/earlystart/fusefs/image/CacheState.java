@@ -73,6 +73,13 @@ public final class CacheState implements Closeable {
   private final FileChannel lockChannel;
   private final FileLock lock;
   private final FileChannel[] caches = new FileChannel[2];
+  /**
+   * Per image, the cache file held open for hole punching, from its first discard on (each image's
+   * discards come one at a time, under its {@code ChunkState} lock); null before, or once the file system
+   * said it cannot punch (then {@link #cannotPunch}).
+   */
+  private final DataRanges.Puncher[] punchers = new DataRanges.Puncher[2];
+  private final boolean[] cannotPunch = new boolean[2];
   private final FileChannel journal;
   private final RoaringBitmap applied;
   private final RoaringBitmap[] written;
@@ -209,7 +216,7 @@ public final class CacheState implements Closeable {
    * it, or zeros written where the file system cannot punch.
    */
   void zero(Image image, long pos, long len) throws IOException {
-    if (len <= 0 || DataRanges.punchHole(dir.resolve(cacheName(image)), pos, len)) {
+    if (len <= 0 || punch(image, pos, len)) {
       return;
     }
     ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(len, 1 << 20));
@@ -218,6 +225,24 @@ public final class CacheState implements Closeable {
       write(image, pos + done, zeros.clear().limit(n));
       done += n;
     }
+  }
+
+  /** A hole punched through the image's held-open file; false when its file system cannot punch. */
+  private boolean punch(Image image, long pos, long len) throws IOException {
+    int i = image.ordinal();
+    if (cannotPunch[i]) {
+      return false;
+    }
+    if (punchers[i] == null) {
+      punchers[i] = DataRanges.puncher(dir.resolve(cacheName(image)));
+    }
+    if (punchers[i].punch(pos, len)) {
+      return true;
+    }
+    cannotPunch[i] = true;
+    punchers[i].close();
+    punchers[i] = null;
+    return false;
   }
 
   /**
@@ -460,7 +485,7 @@ public final class CacheState implements Closeable {
       first = e;
     }
     closed = true;
-    Closer.closeAll(first, caches[0], caches[1], journal, lock::release, lockChannel);
+    Closer.closeAll(first, punchers[0], punchers[1], caches[0], caches[1], journal, lock::release, lockChannel);
   }
 
   private void closeChannels() throws IOException {

@@ -107,15 +107,42 @@ public final class DataRanges {
   /**
    * Makes {@code [pos, pos + len)} of {@code path} a hole ({@code fallocate(PUNCH_HOLE|KEEP_SIZE)}): it
    * reads as zeros and frees its blocks; the size stays. Returns false, changing nothing, when the
-   * file system cannot punch holes ({@code EOPNOTSUPP}): the caller then writes zeros.
+   * file system cannot punch holes ({@code EOPNOTSUPP}): the caller then writes zeros. For many punches
+   * in one file, {@link #puncher} opens it once.
    */
   public static boolean punchHole(Path path, long pos, long len) throws IOException {
+    try (Puncher p = puncher(path)) {
+      return p.punch(pos, len);
+    }
+  }
+
+  /** {@code path} opened for {@link Puncher#punch}, until closed. */
+  public static Puncher puncher(Path path) throws IOException {
     LibC c = libc();
     int fd = c.open(path.toString(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) {
       throw new IOException(path + ": cannot open to punch a hole (errno " + errno(c) + ")");
     }
-    try {
+    return new Puncher(c, fd, path);
+  }
+
+  /** One file held open for hole punching. Thread-safe: no punch reaches a descriptor after close. */
+  public static final class Puncher implements java.io.Closeable {
+    private final LibC c;
+    private final Path path;
+    private int fd;
+
+    private Puncher(LibC c, int fd, Path path) {
+      this.c = c;
+      this.fd = fd;
+      this.path = path;
+    }
+
+    /** As {@link #punchHole}: false, changing nothing, when the file system cannot punch. */
+    public synchronized boolean punch(long pos, long len) throws IOException {
+      if (fd < 0) {
+        throw new IOException(path + ": closed");
+      }
       if (c.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, pos, len) == 0) {
         return true;
       }
@@ -124,8 +151,14 @@ public final class DataRanges {
         return false;
       }
       throw new IOException(path + ": cannot punch a hole of " + len + " bytes at " + pos + " (errno " + e + ")");
-    } finally {
-      c.close(fd);
+    }
+
+    @Override
+    public synchronized void close() {
+      if (fd >= 0) {
+        c.close(fd);
+        fd = -1;
+      }
     }
   }
 
