@@ -34,7 +34,8 @@ final class QemuVm {
 
   /**
    * Starts QEMU with {@code argv} (from {@link VmConfig#argv}, whose QMP socket and log are in {@code run}),
-   * with {@code preloads} as LD_PRELOAD.
+   * with {@code preloads} as LD_PRELOAD. Writes its pid to {@code run/qemu.pid}, as vm/lib.sh's run
+   * directories have it.
    */
   static QemuVm start(List<String> argv, List<String> preloads, Path run) throws IOException {
     try {
@@ -51,7 +52,14 @@ final class QemuVm {
     if (!preloads.isEmpty()) {
       qb.environment().put("LD_PRELOAD", String.join(":", preloads));
     }
-    return new QemuVm(qb.start(), run);
+    Process p = qb.start();
+    try {
+      Files.writeString(run.resolve("qemu.pid"), p.pid() + "\n");
+    } catch (IOException e) {
+      p.destroyForcibly();
+      throw e;
+    }
+    return new QemuVm(p, run);
   }
 
   Process process() {

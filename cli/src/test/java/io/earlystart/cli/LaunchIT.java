@@ -378,6 +378,10 @@ class LaunchIT {
       String line = out.readLine();
       assertTrue(line != null && line.startsWith("resumed "), String.valueOf(line));
       assertEquals(expected, answer(port));
+      // the run directory names its QEMU as vm/lib.sh's do (RUN/qemu.pid)
+      String pid = Files.readString(run.resolve("qemu.pid")).strip();
+      assertTrue(line.contains("(QEMU pid " + pid + ";"), line + " vs qemu.pid " + pid);
+      assertTrue(Files.readString(Path.of("/proc", pid, "cmdline")).contains("qemu-system-"), "qemu.pid " + pid);
       assertEquals(0, new ProcessBuilder("kill", "-TERM", Long.toString(p.pid())).start().waitFor());
       assertTrue(p.waitFor(60, TimeUnit.SECONDS), "resume did not stop on SIGTERM");
       assertEquals(128 + 15, p.exitValue(), "a JVM ended by SIGTERM exits with 143");
