@@ -14,6 +14,10 @@
 #    archives removed, sync; `earlystart capture` (vm.json from QMP).
 # Then `earlystart create` of OUTDIR/app.overlay (app against base, with vmstate and vm.json).
 # 3. Check: `earlystart resume` of a copy of OUTDIR/app (-snapshot) answers the line model.py expects.
+# Writes OUTDIR/expected-answer.txt (the answer the check got, after comparing it with model.py's).
+# A complete run is not repeated while the base (OUTDIR/.built), vm/debian and the settings are the same
+# (OUTDIR/.app-built); VM_FORCE=1 reruns. The base's DEBVM_SEMANTIC (OUTDIR/semantic) carries over: with
+# 0, capture does not trim.
 # DEBVM_APP_PACKAGES (default "python3-numpy"), DEBVM_FETCH_MIB (100), VM_RUN_DIR, VM_RESUME_RUN_DIR.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,6 +42,21 @@ debs=$out/cache/debs
 repo=$out/.app-repo
 mkdir -p "$debs" "$out/logs"
 ms() { echo $(( $(vm_now_ms) - $1 )); }
+semantic=$(cat "$out/semantic" 2>/dev/null || echo 1)
+trim=()
+[ "$semantic" = 1 ] || trim=(--no-trim)
+
+# up to date: OUTDIR/app and app.overlay made from this base, these scripts and settings
+app_id=$( (cd "$here" && find . -type f ! -name '*.pyc' ! -name README.md | sort | xargs sha256sum
+          cat "$out/.built"; echo "${app_packages[*]}|$fetch_mib|$semantic") | sha256sum | cut -c1-16)
+if [ -z "${VM_FORCE:-}" ] && [ "$(cat "$out/.app-built" 2>/dev/null)" = "$app_id" ]; then
+  missing=0
+  for f in app/disk.img app/memory.img app/vmstate app/vm.json app.overlay expected-answer.txt; do
+    [ -s "$out/$f" ] || missing=1
+  done
+  if [ $missing -eq 0 ]; then echo "vm: $out/app is up to date (VM_FORCE=1 rebuilds)" >&2; exit 0; fi
+fi
+rm -f "$out/.app-built" "$out/expected-answer.txt"
 
 # --- 1. the apt repository on the host ----------------------------------------------------------------
 t0=$(vm_now_ms)
@@ -98,8 +117,6 @@ gport=$(vm_free_port)
 es_pid=$!
 vm_wait_resumed "$out/logs/app-resume.txt" "$es_pid" || vm_die "resume of the base failed"
 grep '^resumed ' "$out/logs/app-resume.txt" >&2
-# lib.sh's vm_alive/vm_kill read RUN/qemu.pid, which resume does not write: take it from its line
-sed -n 's/^resumed .*(QEMU pid \([0-9]*\);.*/\1/p' "$out/logs/app-resume.txt" >"$run/qemu.pid"
 qga() { python3 "$here/qga.py" "$run/qga.sock" "$@"; }
 qga ping >&2
 apt_opts="-o Dir::Etc::sourcelist=/etc/apt/sources.list.d/earlystart.list -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0"
@@ -129,7 +146,7 @@ qga exec "set -e; mkdir -p /opt/app/cache; f=/opt/app/cache/download.bin
 echo "vm: download-and-delete + clean in $(ms $t0) ms" >&2
 echo "vm: before capture: memory.img $(du -m "$app/memory.img" | cut -f1) MiB allocated, disk.img $(du -m "$app/disk.img" | cut -f1) MiB" >&2
 t0=$(vm_now_ms)
-"$es" capture --qmp "$run/qmp.sock" --out "$app" | tee "$out/logs/app-capture.txt" >&2
+"$es" capture --qmp "$run/qmp.sock" --out "$app" "${trim[@]}" | tee "$out/logs/app-capture.txt" >&2
 wait "$es_pid" || true
 es_pid=
 echo "vm: capture took $(ms $t0) ms; memory.img $(du -m "$app/memory.img" | cut -f1) MiB allocated, disk.img $(du -m "$app/disk.img" | cut -f1) MiB, vmstate $(stat -c %s "$app/vmstate") B" >&2
@@ -163,7 +180,6 @@ t0=$(vm_now_ms)
   >"$out/logs/app-check-resume.txt" 2>&1 &
 es_pid=$!
 vm_wait_resumed "$out/logs/app-check-resume.txt" "$es_pid" || vm_die "resume of the app VM failed"
-sed -n 's/^resumed .*(QEMU pid \([0-9]*\);.*/\1/p' "$out/logs/app-check-resume.txt" >"$rrun/qemu.pid"
 vm_http "$cport" / 60 "$rrun" >"$out/logs/app-check-answer.txt" || vm_die "the resumed app does not answer"
 answer_ms=$(ms $t0)
 kill "$es_pid"; wait "$es_pid" || true; es_pid=
@@ -171,6 +187,8 @@ rm -rf "$check"
 got=$(sed 's/ numpy=.*//' "$out/logs/app-check-answer.txt")
 if [ "$got" = "$(cat "$out/logs/app-expected.txt")" ]; then
   echo "vm: app check OK: resume to the app's answer in $answer_ms ms: $(cat "$out/logs/app-check-answer.txt")" >&2
+  cp "$out/logs/app-check-answer.txt" "$out/expected-answer.txt"
+  echo "$app_id" >"$out/.app-built"
 else
   vm_die "app answered '$(cat "$out/logs/app-check-answer.txt")', expected '$(cat "$out/logs/app-expected.txt")'"
 fi

@@ -10,10 +10,13 @@
 #   OUTDIR/logs/base-boot.log      the serial console of the boot
 #
 # DEBVM_STAGE=rootfs|disk|boot|capture stops after that stage (default: all, i.e. also the resume check).
-# A complete build is not repeated while vm/debian, vm/lib.sh, the package list and the settings are the
+# A complete build is not repeated while build.sh, rootfs/, qga.py, vm/lib.sh, the package list and the settings are the
 # same (OUTDIR/.built); VM_FORCE=1 rebuilds.
 # DEBVM_CACHE: where the rootfs tarball is cached (default OUTDIR/cache); DEBVM_SMP (1), DEBVM_RAM (1G),
 # DEBVM_DISK_SIZE (8G), DEBVM_BOOT_TIMEOUT (s, 300), VM_RUN_DIR, VM_RESUME_RUN_DIR, VM_KEEP_WORK.
+# DEBVM_SEMANTIC=0 builds the VM without the semantic-gap features (for the paper's four configurations):
+# the root mounted without discard, the drive ignoring discards, no balloon, capture without trim
+# (recorded in OUTDIR/semantic, which app.sh follows).
 # Needs root (the tree keeps its owners for mke2fs -d; mmdebstrap runs maintainer scripts in a chroot),
 # mmdebstrap, e2fsprogs, qemu-system-x86, python3, and a built jar (mvn -o -B -q package -DskipTests).
 set -euo pipefail
@@ -73,8 +76,9 @@ fi
 [ "$stage" != rootfs ] || exit 0
 
 # up to date: OUTDIR/base was captured and checked from the same tarball, vm/ files and settings
-build_id=$( (cd "$here/.." && find debian lib.sh qmp.py -type f ! -name '*.pyc' ! -name README.md | sort | xargs sha256sum
-            echo "$key|${DEBVM_RAM:-1G}|${DEBVM_SMP:-1}|${DEBVM_DISK_SIZE:-8G}") | sha256sum | cut -c1-16)
+# (what the base is made of: not app.sh, app-pkg or model.py, which only the customised VM uses)
+build_id=$( (cd "$here/.." && find debian/build.sh debian/rootfs debian/qga.py lib.sh qmp.py -type f | sort | xargs sha256sum
+            echo "$key|${DEBVM_RAM:-1G}|${DEBVM_SMP:-1}|${DEBVM_DISK_SIZE:-8G}|${DEBVM_SEMANTIC:-1}") | sha256sum | cut -c1-16)
 if [ "$stage" = all ] && [ -z "${VM_FORCE:-}" ] && [ "$(cat "$out/.built" 2>/dev/null)" = "$build_id" ]; then
   missing=0
   for f in kernel/vmlinuz kernel/initrd.img base/disk.img base/memory.img base/vmstate base/vm.json; do
@@ -96,6 +100,9 @@ tar -xf "$tarball" -C "$tree" --numeric-owner
 # our configuration (vm/debian/rootfs): fstab with discard, the sysctl and the page-reporting order
 # for free-page reporting, systemd-networkd for the NIC, the ready marker
 cp -a --no-preserve=ownership "$here/rootfs/." "$tree/"
+semantic=${DEBVM_SEMANTIC:-1}
+[ "$semantic" = 1 ] || sed -i 's/,discard,/,/' "$tree/etc/fstab"
+echo "$semantic" >"$out/semantic"
 chroot "$tree" systemctl enable -q systemd-networkd.service earlystart-ready.service
 # no root password: a login on the serial console for debugging (a local test VM)
 chroot "$tree" passwd -qd root
@@ -117,8 +124,7 @@ VM_RAM=${DEBVM_RAM:-1G}
 # -smp 1: on this 2-core host, 2 vCPUs booted no faster under TCG (README.md) and took both cores
 smp=${DEBVM_SMP:-1}
 VM_APPEND="root=/dev/vda rw console=ttyS0 nokaslr panic=1 quiet"
-VM_BALLOON=1
-VM_DISCARD=unmap
+if [ "$semantic" = 1 ]; then VM_BALLOON=1 VM_DISCARD=unmap; else VM_BALLOON=0 VM_DISCARD=ignore; fi
 kernel=$out/kernel/vmlinuz
 initrd=$out/kernel/initrd.img
 run=$(vm_run_dir "${VM_RUN_DIR:-}")
@@ -162,7 +168,9 @@ echo "vm: before capture: memory.img $(du -m "$base/memory.img" | cut -f1) MiB a
 t0=$(vm_now_ms)
 # vm.json from QMP: machine, RAM, CPUs, drive, balloon, the agent's port, kernel/initrd (+ SHA-256) and
 # command line, guest port
-"$repo/bin/earlystart" capture --qmp "$run/qmp.sock" --out "$base" | tee "$out/logs/base-capture.txt" >&2
+trim=()
+[ "$semantic" = 1 ] || trim=(--no-trim)
+"$repo/bin/earlystart" capture --qmp "$run/qmp.sock" --out "$base" "${trim[@]}" | tee "$out/logs/base-capture.txt" >&2
 vm_wait_exit "$run" 30
 echo "vm: capture took $(( $(vm_now_ms) - t0 )) ms; memory.img $(du -m "$base/memory.img" | cut -f1) MiB allocated, disk.img $(du -m "$base/disk.img" | cut -f1) MiB, vmstate $(stat -c %s "$base/vmstate") B" >&2
 [ "$stage" != capture ] || exit 0
