@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# vm/demo.sh WORKDIR: the real VM early-started, next to classic synthesis, over an emulated 38 Mbit/s
-# link with 20 ms RTT. Builds the test VM (vm/build.sh WORKDIR/vm), makes its overlay, records the VM's
-# start-up once with `launch --trace-out` from the local overlay, reorders the overlay by it, then times
-# the app's first answer: early start (`earlystart launch` from `earlystart serve`) vs synthesize-then-
-# resume (`earlystart synthesize` from the same server, then `earlystart resume` of the result). Each answer
-# is checked.
+# vm/demo.sh [--debian] WORKDIR: the real VM early-started, next to classic synthesis, over an emulated
+# 38 Mbit/s link with 20 ms RTT. Builds the VM (the busybox test VM: vm/build.sh WORKDIR/vm, about a
+# minute; with --debian the Debian 12 VM of vm/debian: build.sh + app.sh WORKDIR/vm, about 5 minutes the
+# first time, as root), makes its overlay, records the VM's start-up once with `launch --trace-out` from
+# the local overlay, reorders the overlay by it, then times the app's first answer: early start
+# (`earlystart launch` from `earlystart serve`) vs synthesize-then-resume (`earlystart synthesize` from the
+# same server, then `earlystart resume` of the result). Each answer is checked.
+# EARLYSTART_RATE (38mbit) and EARLYSTART_DELAY (10ms, one way) set the link.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 es="$root/bin/earlystart"
-[ $# -eq 1 ] || { echo "usage: vm/demo.sh WORKDIR" >&2; exit 2; }
+kind=test
+[ "${1:-}" != --debian ] || { kind=debian; shift; }
+[ $# -eq 1 ] || { echo "usage: vm/demo.sh [--debian] WORKDIR" >&2; exit 2; }
 mkdir -p "$1"
 work=$(cd "$1" && pwd)
 vm="$work/vm"
@@ -22,12 +26,17 @@ cleanup() {
 }
 trap cleanup EXIT
 . "$here/lib.sh"
-answer() { vm_http "$1" /cgi-bin/infer 60; } # PORT: the app's answer, retried until it comes
+if [ $kind = debian ]; then
+  initrd=$vm/kernel/initrd.img app_path=/
+else
+  initrd=$vm/initramfs.cpio.gz app_path=/cgi-bin/infer
+fi
+answer() { vm_http "$1" "$app_path" 120; } # PORT: the app's answer, retried until it comes
 launch() { # SOURCE CACHE PORT LOG [extra...]: starts launch in the background, waits for "resumed"
   local source=$1 cache=$2 port=$3 log=$4; shift 4
   rm -rf "$cache"
   "$es" launch --base-disk "$vm/base/disk.img" --base-memory "$vm/base/memory.img" --source "$source" \
-    --cache-dir "$cache" --kernel "$vm/kernel/vmlinuz" --initrd "$vm/initramfs.cpio.gz" --port "$port" "$@" \
+    --cache-dir "$cache" --kernel "$vm/kernel/vmlinuz" --initrd "$initrd" --port "$port" "$@" \
     > "$log" 2>&1 &
   launched=$!
   pids+=("$launched")
@@ -35,8 +44,14 @@ launch() { # SOURCE CACHE PORT LOG [extra...]: starts launch in the background, 
 }
 stop() { kill -TERM "$1"; wait "$1" 2>/dev/null || true; }
 
-echo "== the test VM (vm/build.sh $vm)"
-"$here/build.sh" "$vm" > "$work/build.log" 2>&1 || { tail -20 "$work/build.log" >&2; exit 1; }
+if [ $kind = debian ]; then
+  echo "== the Debian 12 VM (vm/debian/build.sh and app.sh $vm; log $work/build.log)"
+  { "$here/debian/build.sh" "$vm" && "$here/debian/app.sh" "$vm"; } > "$work/build.log" 2>&1 \
+    || { tail -20 "$work/build.log" >&2; exit 1; }
+else
+  echo "== the test VM (vm/build.sh $vm)"
+  "$here/build.sh" "$vm" > "$work/build.log" 2>&1 || { tail -20 "$work/build.log" >&2; exit 1; }
+fi
 expected=$(cat "$vm/expected-answer.txt")
 mkdir -p "$work/offset" "$work/ordered"
 echo "== overlay of the customised VM against its base"
@@ -73,7 +88,7 @@ rm -rf "$work/synth"
 t2=$(vm_now_ms)
 "$es" synthesize -q --base-disk "$vm/base/disk.img" --base-memory "$vm/base/memory.img" "$source" -o "$work/synth"
 port=$(vm_free_port)
-"$es" resume "$work/synth" --kernel "$vm/kernel/vmlinuz" --initrd "$vm/initramfs.cpio.gz" --port "$port" \
+"$es" resume "$work/synth" --kernel "$vm/kernel/vmlinuz" --initrd "$initrd" --port "$port" \
   > "$work/synth-resume.log" 2>&1 &
 resumed=$!
 pids+=("$resumed")
