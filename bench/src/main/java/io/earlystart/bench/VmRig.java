@@ -8,19 +8,70 @@ import java.nio.file.attribute.FileTime;
 import java.util.Locale;
 import java.util.stream.Stream;
 
-/** The real test VM for {@link VmFirstResponseBenchmark}: built by vm/build.sh, and its xdelta3 + xz peer. */
+/** The real VMs for {@link VmFirstResponseBenchmark}: built by vm/build.sh or vm/debian, and their xdelta3 + xz peer. */
 final class VmRig {
   private VmRig() {}
 
+  /** What differs between the VMs: how they are built, booted and asked. */
+  enum Kind {
+    /** The busybox test VM of vm/build.sh. */
+    TEST("vm-first-response", "initramfs.cpio.gz", "/cgi-bin/infer"),
+    /** The Debian 12 VM of vm/debian/build.sh and app.sh. */
+    DEBIAN("vm-first-response-debian", "kernel/initrd.img", "/");
+
+    private final String workName;
+    private final String initrd;
+    private final String path;
+
+    Kind(String workName, String initrd, String path) {
+      this.workName = workName;
+      this.initrd = initrd;
+      this.path = path;
+    }
+
+    static Kind of(String name) {
+      return switch (name) {
+        case "test" -> TEST;
+        case "debian" -> DEBIAN;
+        default -> throw new IllegalArgumentException("vm must be test or debian: " + name);
+      };
+    }
+
+    /** The benchmark's work directory under {@link ExampleWorkload#root()}. */
+    String workName() {
+      return workName;
+    }
+
+    /** The initrd, relative to the VM directory. */
+    String initrd() {
+      return initrd;
+    }
+
+    /** The app's URL path. */
+    String path() {
+      return path;
+    }
+  }
+
   /**
-   * Runs {@code vm/build.sh WORK/vm} (it does nothing when the VM is already built from the same vm/
-   * files) and drops {@code WORK/served} and the traces when the VM is newer than them.
+   * Builds the VM (the scripts do nothing when it is already built from the same inputs) and drops
+   * {@code WORK/served} and the traces when the VM is newer than them. The test VM goes to {@code WORK/vm};
+   * the Debian VM to {@code -Dearlystart.bench.debvm} (default {@code WORK/debvm}).
    */
-  static Path ensureVm(Path root, Path work) throws IOException, InterruptedException {
-    Path vm = work.resolve("vm");
+  static Path ensureVm(Path root, Path work, Kind kind) throws IOException, InterruptedException {
+    Path vm;
     Path log = work.resolve("vm-build.log");
-    ExampleWorkload.log("vm/build.sh " + vm + " (log " + log + ")");
-    ExternalTool.run(ExternalTool.Step.of(log, root.resolve("vm/build.sh").toString(), vm.toString()));
+    if (kind == Kind.TEST) {
+      vm = work.resolve("vm");
+      ExampleWorkload.log("vm/build.sh " + vm + " (log " + log + ")");
+      ExternalTool.run(ExternalTool.Step.of(log, root.resolve("vm/build.sh").toString(), vm.toString()));
+    } else {
+      vm = Path.of(System.getProperty("earlystart.bench.debvm", work.resolve("debvm").toString())).toAbsolutePath();
+      ExampleWorkload.log("vm/debian/build.sh and app.sh " + vm + " (log " + log + ")");
+      ExternalTool.run(ExternalTool.Step.of(log, root.resolve("vm/debian/build.sh").toString(), vm.toString()));
+      ExternalTool.run(ExternalTool.Step.of(work.resolve("vm-app.log"), root.resolve("vm/debian/app.sh").toString(),
+          vm.toString()));
+    }
     FileTime built = Files.getLastModifiedTime(vm.resolve("app/vmstate"));
     Path served = work.resolve("served");
     if (Files.isDirectory(served)) {
@@ -39,6 +90,21 @@ final class VmRig {
       }
     }
     return vm;
+  }
+
+  /**
+   * {@code to}: a VM directory that {@code earlystart resume} may run without touching {@code from}: a
+   * sparse copy of memory.img (QEMU 7.2 punches the pages a balloon reports free out of the RAM file even
+   * when it maps it share=off, native-notes/VM.md) and hard links to disk.img (resumed with -snapshot),
+   * vmstate and vm.json.
+   */
+  static void resumableCopy(Path from, Path to) throws IOException, InterruptedException {
+    Files.createDirectories(to);
+    ExternalTool.run(ExternalTool.Step.of(to.resolve("copy.log"), "cp", "--sparse=always",
+        from.resolve("memory.img").toString(), to.resolve("memory.img").toString()));
+    for (String f : new String[] {"disk.img", "vmstate", "vm.json"}) {
+      Files.createLink(to.resolve(f), from.resolve(f));
+    }
   }
 
   /**

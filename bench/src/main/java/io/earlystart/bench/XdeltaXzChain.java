@@ -14,7 +14,9 @@ import java.util.List;
  * ({@code xz -T1}); by default one command after the other as in the paper. Variants:
  * {@code parallel} runs the disk, memory and attachment pipelines at the same time (one process per
  * pipeline); {@code fullWindow} sets xdelta3's source window ({@code -B}) to the image size, so that
- * matches anywhere in the base are found (the default window is 64 MiB). Immutable; thread-safe.
+ * matches anywhere in the base are found (the default window is 64 MiB), at most xdelta3's maximum of
+ * 2 GiB ("-B: maximum value: 2147483648"): an 8 GiB disk gets a 2 GiB window, which slides along the source
+ * with the target's position. Immutable; thread-safe.
  */
 final class XdeltaXzChain {
   private static final String XZ_SUFFIX = ".xz";
@@ -102,9 +104,12 @@ final class XdeltaXzChain {
         new Step(xdelta, null));
   }
 
+  /** xdelta3's largest source window ({@code -B}). */
+  static final long MAX_WINDOW = 1L << 31;
+
   private void window(List<String> xdelta, long imageSize) {
     if (fullWindow) {
-      xdelta.addAll(List.of("-B", Long.toString(imageSize)));
+      xdelta.addAll(List.of("-B", Long.toString(Math.min(imageSize, MAX_WINDOW))));
     }
   }
 }
