@@ -61,6 +61,20 @@ final class LaunchCommand implements Callable<Integer> {
   @Parameters(paramLabel = "QEMU_ARG", arity = "0..*", description = "Extra QEMU arguments (after --).")
   List<String> qemuArgs = new ArrayList<>();
 
+  /**
+   * "JVM start to launch N s, ": from {@code EARLYSTART_START_NS} (set by bin/earlystart when it starts, in
+   * nanoseconds since the epoch) to now, or "" without it.
+   */
+  private static String jvmStart() {
+    String start = System.getenv("EARLYSTART_START_NS");
+    if (start == null || !start.matches("[0-9]{1,19}")) {
+      return "";
+    }
+    java.time.Instant now = java.time.Instant.now();
+    long nanos = (now.getEpochSecond() * 1_000_000_000L + now.getNano()) - Long.parseLong(start);
+    return nanos >= 0 ? "JVM start to launch " + Units.seconds(nanos) + ", " : "";
+  }
+
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
@@ -84,8 +98,10 @@ final class LaunchCommand implements Callable<Integer> {
       extra.add("max_readahead=4096");
     }
     long t0 = System.nanoTime();
+    String jvm = jvmStart();
     CountDownLatch finished = new CountDownLatch(1);
     try (EarlyStart es = EarlyStart.open(early.options(base))) {
+      long opened = System.nanoTime();
       byte[] config = es.attachment(Attachment.VM_CONFIG);
       if (config == null || !es.hasAttachment(Attachment.VMSTATE)) {
         throw new IOException("overlay " + es.head().id() + " carries no vm.json or no vmstate: it cannot be launched");
@@ -115,9 +131,11 @@ final class LaunchCommand implements Callable<Integer> {
         q.resume(mnt.resolve("vmstate"), qemu.resumeTimeout, fetching);
         long running = System.nanoTime();
         es.mark("resumed");
-        out.printf("resumed %s: mount %s, QEMU start to running %s, guest port %d at 127.0.0.1:%d (QEMU pid %d; "
-            + "%s RAM faults; log %s)%n", es.head().id(), Units.seconds(mounted - t0), Units.seconds(running - mounted),
-            vm.guestPort, hostPort, q.process().pid(), smallFaults ? "4 KiB" : "2 MiB", q.log());
+        out.printf("resumed %s: %smount %s (source, head and base check %s, FUSE mount %s), QEMU start to running %s, "
+            + "guest port %d at 127.0.0.1:%d (QEMU pid %d; %s RAM faults; log %s)%n", es.head().id(),
+            jvm, Units.seconds(mounted - t0), Units.seconds(opened - t0), Units.seconds(mounted - opened),
+            Units.seconds(running - mounted), vm.guestPort, hostPort, q.process().pid(), smallFaults ? "4 KiB" : "2 MiB",
+            q.log());
         out.flush();
         q.waitForExit(fetching);
         out.printf("QEMU exited with %d%n", q.process().exitValue());
