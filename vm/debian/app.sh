@@ -5,7 +5,7 @@
 #
 # 1. Host: a small apt repository (OUTDIR/.app-repo): the app's packages and the dependencies the base
 #    lacks (apt-get install --simulate against the base's own dpkg status, read from base/disk.img with
-#    debugfs), apt-get download'ed into OUTDIR/cache/debs, plus earlystart-app_1.0_all.deb (dpkg-deb of
+#    debugfs), apt-get download'ed into DEBVM_CACHE/debs (default OUTDIR/cache), plus earlystart-app_1.0_all.deb (dpkg-deb of
 #    vm/debian/app-pkg + the model from model.py), indexed by dpkg-scanpackages, served with
 #    python3 -m http.server on 127.0.0.1 (the guest sees it as http://10.0.2.2:PORT/).
 # 2. Guest: base/{disk,memory}.img copied (sparse) to OUTDIR/app, `earlystart resume --share` (RAM writes
@@ -38,7 +38,7 @@ command -v dpkg-scanpackages >/dev/null || vm_die "dpkg-scanpackages missing: ap
 export LC_ALL=C
 read -r -a app_packages <<<"${DEBVM_APP_PACKAGES:-python3-numpy}"
 fetch_mib=${DEBVM_FETCH_MIB:-100}
-debs=$out/cache/debs
+debs=${DEBVM_CACHE:-$out/cache}/debs
 repo=$out/.app-repo
 mkdir -p "$debs" "$out/logs"
 ms() { echo $(( $(vm_now_ms) - $1 )); }
@@ -65,6 +65,11 @@ mkdir -p "$repo"
 # the base's dpkg status, from its disk (captured while mounted: debugfs -c ignores the bitmaps)
 debugfs -c -R "cat /var/lib/dpkg/status" "$base/disk.img" >"$repo/base-status" 2>/dev/null
 grep -q '^Package: dpkg$' "$repo/base-status" || vm_die "no dpkg status read from $base/disk.img"
+# the host's package lists (a fresh machine or container may have none: apt-get update once)
+if ! apt-cache show "${app_packages[@]}" >/dev/null 2>&1; then
+  echo "vm: the host's apt lists do not know ${app_packages[*]}: apt-get update" >&2
+  apt-get update -qq || vm_die "apt-get update failed on the host"
+fi
 # what apt in the guest will install (same flags as there: no recommends)
 mapfile -t need < <(apt-get install --simulate --no-install-recommends -o Dir::State::status="$repo/base-status" \
   "${app_packages[@]}" 2>/dev/null | awk '$1 == "Inst" {print $2}')
