@@ -88,7 +88,7 @@ public final class EarlyImages implements SegmentScheduler.Applier, Closeable {
         return t;
       });
       try {
-        BaseCheck.check(head.header().baseDigest(), m, basePaths, bases.sizes(), pool);
+        BaseCheck.checkIdentity(head.header().baseDigest(), m, basePaths, bases.sizes(), pool);
       } finally {
         pool.shutdownNow();
       }

@@ -38,6 +38,37 @@ public final class BaseCheck {
    */
   public static BaseIndex[] check(BaseDigest digest, Manifest m, Path[] paths, long[] sizes, ExecutorService pool)
       throws IOException, InterruptedException {
+    checkSizes(digest, m, paths, sizes);
+    Future<BaseIndex> disk = pool.submit(() -> BaseIndex.loadOrBuild(paths[0], Image.DISK.baseName));
+    BaseIndex[] have = {null, BaseIndex.loadOrBuild(paths[1], Image.MEMORY.baseName)};
+    have[0] = Futures.get(disk);
+    byte[][] got = {have[0].ref().digest(), have[1].ref().digest()};
+    if (digest == BaseDigest.FLAT_SHA256) {
+      got = flatSha256(paths, pool);
+    }
+    compare(digest, m, paths, got);
+    return have;
+  }
+
+  /**
+   * The same check for a reader that needs no chunk hashes (the mount): the digests come from
+   * {@link BaseIndex#ref}, which reads a valid cache without keeping its hashes.
+   */
+  public static void checkIdentity(BaseDigest digest, Manifest m, Path[] paths, long[] sizes, ExecutorService pool)
+      throws IOException, InterruptedException {
+    checkSizes(digest, m, paths, sizes);
+    byte[][] got;
+    if (digest == BaseDigest.FLAT_SHA256) {
+      got = flatSha256(paths, pool);
+    } else {
+      Future<BaseRef> disk = pool.submit(() -> BaseIndex.ref(paths[0], Image.DISK.baseName));
+      byte[] memory = BaseIndex.ref(paths[1], Image.MEMORY.baseName).digest();
+      got = new byte[][] {Futures.get(disk).digest(), memory};
+    }
+    compare(digest, m, paths, got);
+  }
+
+  private static void checkSizes(BaseDigest digest, Manifest m, Path[] paths, long[] sizes) throws IOException {
     for (Image image : Image.values()) {
       BaseRef want = m.base(image);
       long have = sizes[image.ordinal()];
@@ -47,13 +78,9 @@ public final class BaseCheck {
             + digest.label + " " + Hex.of(want.digest()) + ")");
       }
     }
-    Future<BaseIndex> disk = pool.submit(() -> BaseIndex.loadOrBuild(paths[0], Image.DISK.baseName));
-    BaseIndex[] have = {null, BaseIndex.loadOrBuild(paths[1], Image.MEMORY.baseName)};
-    have[0] = Futures.get(disk);
-    byte[][] got = {have[0].ref().digest(), have[1].ref().digest()};
-    if (digest == BaseDigest.FLAT_SHA256) {
-      got = flatSha256(paths, pool);
-    }
+  }
+
+  private static void compare(BaseDigest digest, Manifest m, Path[] paths, byte[][] got) throws IOException {
     for (Image image : Image.values()) {
       byte[] want = m.base(image).digest();
       if (!Arrays.equals(want, got[image.ordinal()])) {
@@ -61,7 +88,6 @@ public final class BaseCheck {
             + digest.label + " is " + Hex.of(got[image.ordinal()]) + ", the overlay needs " + Hex.of(want));
       }
     }
-    return have;
   }
 
   /** The SHA-256 of every byte of both bases (holes hashed as zeros, not read), disk on {@code pool}. */

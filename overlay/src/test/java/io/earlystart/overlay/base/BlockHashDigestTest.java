@@ -181,6 +181,49 @@ class BlockHashDigestTest {
     assertTrue(BaseIndex.loadOrBuild(p, "base disk").fromCache(), "the rebuilt cache was not written");
   }
 
+  /**
+   * {@link BaseIndex#ref} (what the mount asks for) gives what the full index gives, from the cache when
+   * it is valid: a 300 MiB sparse image, whose cache (600 KiB) takes several of ref's buffers. A digest
+   * changed in the cache with its CRC fixed up is what ref then returns (it did read the cache); a byte
+   * changed past the first buffer without it makes ref rebuild the index and the cache.
+   */
+  @Test
+  void refComesFromAValidCacheWithoutLoadingItsHashes() throws Exception {
+    Path p = dir.resolve("big.img");
+    try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
+      f.setLength(300L * MIB);
+      byte[] data = new byte[8192];
+      new Random(7).nextBytes(data);
+      f.seek(0);
+      f.write(data);
+      f.seek(200L * MIB);
+      f.write(data);
+    }
+    byte[] want = BlockHashReference.of(p);
+    assertArrayEquals(want, BaseIndex.ref(p, "base disk").digest(), "ref without a cache");
+    Path cache = BaseIndex.cachePath(p);
+    assertTrue(Files.size(cache) > 2 * (256 << 10), "the cache must take several buffers");
+    assertArrayEquals(want, BaseIndex.ref(p, "base disk").digest(), "ref from the cache");
+    assertEquals(300L * MIB, BaseIndex.ref(p, "base disk").size());
+
+    byte[] bytes = Files.readAllBytes(cache);
+    byte[] forged = bytes.clone();
+    forged[8 + 4 * 8] ^= 1; // the digest's first byte
+    CRC32C crc = new CRC32C();
+    crc.update(forged, 0, forged.length - 4);
+    ByteBuffer.wrap(forged).putInt(forged.length - 4, (int) crc.getValue());
+    Files.write(cache, forged);
+    byte[] fromCache = want.clone();
+    fromCache[0] ^= 1;
+    assertArrayEquals(fromCache, BaseIndex.ref(p, "base disk").digest(), "a valid cache is read, not rebuilt");
+
+    byte[] torn = bytes.clone();
+    torn[bytes.length - 100] ^= 1; // a chunk hash near the end, past the first buffer; the CRC left as it was
+    Files.write(cache, torn);
+    assertArrayEquals(want, BaseIndex.ref(p, "base disk").digest(), "a cache failing its CRC must not be used");
+    assertArrayEquals(bytes, Files.readAllBytes(cache), "the rebuilt cache was not written again");
+  }
+
   @Test
   void blocksMustComeWhole() {
     BlockHashDigest d = new BlockHashDigest(MIB + 10L);
