@@ -161,16 +161,11 @@ vm_kill() {
 
 vm_qmp() { python3 "$VM_HOME/qmp.py" "$@"; }
 
-# vm_http PORT PATH TIMEOUT_S [RUNDIR]: GETs http://127.0.0.1:PORT/PATH, retrying until an answer or
-# the timeout; with RUNDIR, gives up as soon as that run's QEMU has exited.
+# vm_http PORT PATH TIMEOUT_S [RUNDIR]: GETs http://127.0.0.1:PORT/PATH, retrying until a 200 answer
+# (its body on stdout) or the timeout; with RUNDIR, gives up as soon as that run's QEMU has exited. One
+# python3 process polls (vm/http_get.py): a curl every 50 ms took CPU the VM needed.
 vm_http() {
-  local port=$1 path=$2 timeout=$3 run=${4:-} deadline
-  deadline=$(( $(vm_now_ms) + timeout * 1000 ))
-  until curl -sf --max-time 10 "http://127.0.0.1:$port$path"; do
-    [ "$(vm_now_ms)" -lt "$deadline" ] || { echo "vm: no HTTP answer on port $port after ${timeout}s" >&2; return 1; }
-    [ -z "$run" ] || vm_alive "$run" || { echo "vm: QEMU exited before answering" >&2; return 1; }
-    sleep 0.05
-  done
+  python3 "$VM_HOME/http_get.py" "$@"
 }
 
 # vm_wait_resumed LOG PID: waits (60 s) until `earlystart launch` or `resume` (PID, writing LOG) prints its
