@@ -99,11 +99,12 @@ final class CaptureCommand implements Callable<Integer> {
       String memPath = (String) backend.get("mem-path");
       long ramBytes = ((Double) backend.get("size")).longValue();
       Boolean balloon = VmDevices.balloon(qmp, step);
+      VmDevices.Agent agent = VmDevices.guestAgent(qmp, step);
       List<String> notes = new java.util.ArrayList<>();
       // before the VM stops: a kernel or initrd that cannot be read fails the capture while the VM runs on
       Map<String, Object> description = vmConfig != null ? null : VmDescription.describe(qmp, step, backend, balloon,
-          new VmDescription.Overrides(kernel, initrd, append, guestPort), notes);
-      trim(qmp, pw, step);
+          agent != null, new VmDescription.Overrides(kernel, initrd, append, guestPort), notes);
+      trim(agent, pw);
       settle(balloon, pw, Path.of(memPath), ramBytes);
       qmp.execute("migrate-set-capabilities",
           "{\"capabilities\": [{\"capability\": \"x-ignore-shared\", \"state\": true}]}", step);
@@ -154,15 +155,17 @@ final class CaptureCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** Asks the guest agent to trim the guest's file systems; one line says what happened, failures included. */
-  private void trim(Qmp qmp, PrintWriter pw, Duration step) throws IOException {
+  /**
+   * Asks the guest agent ({@code --guest-agent}, else {@code found} over QMP) to trim the guest's file
+   * systems; one line says what happened, failures included.
+   */
+  private void trim(VmDevices.Agent found, PrintWriter pw) {
     if (noTrim) {
       pw.println("trim: skipped (--no-trim)");
       return;
     }
     Path socketPath = guestAgent;
     if (socketPath == null) {
-      VmDevices.Agent found = VmDevices.guestAgent(qmp, step);
       if (found == null) {
         pw.println("trim: the VM has no guest agent (no virtserialport named " + GuestAgent.PORT_NAME + "): the guest's "
             + "file systems were not trimmed (a guest that mounts them with discard, or runs fstrim, needs none)");

@@ -34,12 +34,13 @@ final class VmDescription {
   /**
    * @param backend query-memdev's entry of the shared file backend
    * @param balloon {@link VmDevices#balloon}
+   * @param guestAgent whether {@link VmDevices#guestAgent} found the agent's port (device state to record)
    * @param notes lines for the user (what was assumed)
    * @throws IOException a kernel or initrd that cannot be read (before the VM is stopped)
    */
   @SuppressWarnings("unchecked")
   static Map<String, Object> describe(Qmp qmp, Duration step, Map<String, Object> backend, Boolean balloon,
-      Overrides given, List<String> notes) throws IOException {
+      boolean guestAgent, Overrides given, List<String> notes) throws IOException {
     Map<String, Object> d = new LinkedHashMap<>();
     long ramBytes = ((Double) backend.get("size")).longValue();
     d.put("format", 1);
@@ -81,7 +82,7 @@ final class VmDescription {
       b.put("freePageReporting", balloon);
       d.put("balloon", b);
     }
-    if (VmDevices.guestAgent(qmp, step) != null) {
+    if (guestAgent) {
       Map<String, Object> g = new LinkedHashMap<>();
       g.put("device", "virtio-serial-pci");
       g.put("port", GuestAgent.PORT_NAME);

@@ -133,16 +133,14 @@ public final class BaseIndex {
 
   private static BaseRef tryLoadRef(Path cache, Stamp stamp) {
     try (FileChannel ch = FileChannel.open(cache, StandardOpenOption.READ)) {
-      long expected = HEADER + 8L * Manifest.chunkCount(stamp.size, Manifest.CHUNK_SIZE) + 4;
+      long expected = cacheLength(stamp);
       if (ch.size() != expected) {
         return null;
       }
       ByteBuffer b = ByteBuffer.allocateDirect(256 << 10).order(ByteOrder.BIG_ENDIAN);
       CRC32C crc = new CRC32C();
-      byte[] magic = new byte[8];
-      byte[] blockHash = new byte[32];
+      byte[] blockHash = null;
       long pos = 0;
-      boolean header = true;
       while (pos < expected - 4) {
         b.clear().limit((int) Math.min(b.capacity(), expected - 4 - pos));
         while (b.hasRemaining()) {
@@ -151,19 +149,12 @@ public final class BaseIndex {
           }
         }
         b.flip();
-        if (header) { // the first buffer holds the whole header (it is far smaller than the buffer)
-          if (b.remaining() < HEADER) {
-            return null;
-          }
-          b.get(magic);
-          Stamp recorded = new Stamp(b.getLong(), b.getLong(), b.getLong(), b.getLong());
-          b.get(blockHash);
-          if (!Arrays.equals(magic, MAGIC) || !recorded.equals(stamp) || b.getInt() != Manifest.CHUNK_SIZE
-              || b.getLong() != Manifest.chunkCount(stamp.size, Manifest.CHUNK_SIZE)) {
+        if (blockHash == null) { // the first buffer: it holds the whole header (far smaller than the buffer)
+          blockHash = b.remaining() < HEADER ? null : header(b, stamp);
+          if (blockHash == null) {
             return null;
           }
           b.rewind();
-          header = false;
         }
         pos += b.remaining();
         crc.update(b);
@@ -224,7 +215,7 @@ public final class BaseIndex {
 
   private static BaseIndex tryLoad(Path cache, Stamp stamp) {
     try (FileChannel ch = FileChannel.open(cache, StandardOpenOption.READ)) {
-      long expected = HEADER + 8L * Manifest.chunkCount(stamp.size, Manifest.CHUNK_SIZE) + 4;
+      long expected = cacheLength(stamp);
       if (ch.size() != expected || expected > Integer.MAX_VALUE) {
         return null;
       }
@@ -238,22 +229,36 @@ public final class BaseIndex {
       if ((int) crc.getValue() != b.getInt((int) expected - 4)) {
         return null;
       }
-      byte[] magic = new byte[8];
-      b.get(magic);
-      if (!Arrays.equals(magic, MAGIC) || !new Stamp(b.getLong(), b.getLong(), b.getLong(), b.getLong()).equals(stamp)) {
+      byte[] blockHash = header(b, stamp);
+      if (blockHash == null) {
         return null;
       }
-      byte[] blockHash = new byte[32];
-      b.get(blockHash);
-      if (b.getInt() != Manifest.CHUNK_SIZE) {
-        return null;
-      }
-      long[] hashes = new long[(int) b.getLong()];
+      long[] hashes = new long[(int) Manifest.chunkCount(stamp.size, Manifest.CHUNK_SIZE)];
       b.asLongBuffer().get(hashes);
       return new BaseIndex(stamp.size, blockHash, hashes, true, 0);
     } catch (IOException | RuntimeException e) {
       return null;
     }
+  }
+
+  /** The length of a cache file for an image stamped {@code stamp}: header, one hash per chunk, CRC. */
+  private static long cacheLength(Stamp stamp) {
+    return HEADER + 8L * Manifest.chunkCount(stamp.size, Manifest.CHUNK_SIZE) + 4;
+  }
+
+  /**
+   * Reads the header at {@code b}'s position (which it leaves after the header): the block-hash digest
+   * when magic, stamp, chunk size and chunk count are this image's, else null.
+   */
+  private static byte[] header(ByteBuffer b, Stamp stamp) {
+    byte[] magic = new byte[MAGIC.length];
+    b.get(magic);
+    Stamp recorded = new Stamp(b.getLong(), b.getLong(), b.getLong(), b.getLong());
+    byte[] blockHash = new byte[32];
+    b.get(blockHash);
+    boolean ours = Arrays.equals(magic, MAGIC) && recorded.equals(stamp) && b.getInt() == Manifest.CHUNK_SIZE
+        && b.getLong() == Manifest.chunkCount(stamp.size, Manifest.CHUNK_SIZE);
+    return ours ? blockHash : null;
   }
 
   private void write(Path cache, Stamp stamp) throws IOException {
