@@ -168,6 +168,17 @@ vm_http() {
   python3 "$VM_HOME/http_get.py" "$@"
 }
 
+# vm_resumable_copy FROM TO: TO (made afresh) holds what `earlystart resume TO -- -snapshot` needs without
+# touching FROM: a sparse copy of memory.img (QEMU 7.2 punches the pages a balloon reports free out of the
+# RAM file even with share=off) and hard links to disk.img (-snapshot keeps it), vmstate and vm.json.
+vm_resumable_copy() {
+  local from=$1 to=$2
+  rm -rf "$to"
+  mkdir -p "$to"
+  cp --sparse=always "$from/memory.img" "$to/memory.img"
+  ln "$from/disk.img" "$from/vmstate" "$from/vm.json" "$to/"
+}
+
 # vm_wait_resumed LOG PID: waits (60 s) until `earlystart launch` or `resume` (PID, writing LOG) prints its
 # "resumed" line; if PID ends first or time runs out, prints LOG to stderr and returns 1.
 vm_wait_resumed() {

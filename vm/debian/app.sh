@@ -174,10 +174,7 @@ echo "vm: create took $(ms $t0) ms: $out/app.overlay $(stat -c %s "$out/app.over
 
 # --- 3. check: resume a copy of the app VM, the app answers the expected line -------------------------
 check=$out/.app-check
-rm -rf "$check"
-mkdir -p "$check/vm"
-cp --sparse=always "$app/memory.img" "$check/vm/"
-ln "$app/disk.img" "$app/vmstate" "$app/vm.json" "$check/vm/"
+vm_resumable_copy "$app" "$check/vm"
 rrun=$(vm_run_dir "${VM_RESUME_RUN_DIR:-}")
 cport=$(vm_free_port)
 t0=$(vm_now_ms)

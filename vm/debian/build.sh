@@ -176,12 +176,8 @@ echo "vm: capture took $(( $(vm_now_ms) - t0 )) ms; memory.img $(du -m "$base/me
 [ "$stage" != capture ] || exit 0
 
 # --- 5. resume check: earlystart resume on a copy of memory.img, the guest agent answers ------------
-# (resume maps memory.img share=off, but QEMU 7.2 still punches what the balloon reports: a copy)
 check=$out/.resume-check
-rm -rf "$check"
-mkdir -p "$check/vm"
-cp --sparse=always "$base/memory.img" "$check/vm/memory.img"
-ln "$base/disk.img" "$base/vmstate" "$base/vm.json" "$check/vm/"
+vm_resumable_copy "$base" "$check/vm"
 rrun=$(vm_run_dir "${VM_RESUME_RUN_DIR:-}")
 # resume adds the guest agent's port from vm.json's "guestAgent" (on $rrun/qga.sock), after the balloon
 "$repo/bin/earlystart" resume "$check/vm" --kernel "$kernel" --initrd "$initrd" --run-dir "$rrun" -- -snapshot \
